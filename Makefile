@@ -1,0 +1,58 @@
+# The two commands of the README:
+#   make run    install what is missing, build, start wsip on its embedded defaults
+#   make check  install what is missing, build (normal + ASan/UBSan), run every test
+# Other targets: build, asan, fuzz, bench, format, clean.
+
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+CORPUS ?= $(abspath $(CURDIR)/../shared/corpus)
+
+CMAKE_COMMON = -DWSIP_CORPUS_DIR=$(CORPUS)
+
+.PHONY: run check build asan fuzz fuzz-build bench format format-check clean deps-build deps-check
+
+run: deps-build build
+	./build/wsip --help
+
+check: deps-check
+	@bash scripts/check.sh
+
+deps-build:
+	@scripts/deps build
+
+deps-check:
+	@scripts/deps check
+
+build:
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_COMMON) >/dev/null
+	cmake --build build -j $(JOBS)
+
+asan:
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	      -DWSIP_SANITIZE=ON $(CMAKE_COMMON) >/dev/null
+	cmake --build build-asan -j $(JOBS)
+
+# libFuzzer targets (clang, -fsanitize=fuzzer,address,undefined).
+fuzz-build:
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	      -DWSIP_SANITIZE=ON -DWSIP_LIBFUZZER=ON $(CMAKE_COMMON) >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+# make fuzz TARGET=sip_msg SECONDS=600
+TARGET  ?= sip_msg
+SECONDS ?= 60
+fuzz: deps-check fuzz-build
+	bash tests/fuzz/run.sh build-fuzz $(TARGET) $(SECONDS)
+
+bench: deps-check
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWSIP_BENCH=ON $(CMAKE_COMMON) >/dev/null
+	cmake --build build-bench -j $(JOBS)
+	./build-bench/bench/parse_bench $(CORPUS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz build-bench
