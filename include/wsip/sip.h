@@ -368,19 +368,25 @@ struct wsip_edit {
     struct wsip_str ins; /* points into the builder's text store or static data */
 };
 
-/* Edit list over a received message. Edits are kept sorted by offset; the
- * original bytes are never written. Inserted text is copied into the
- * builder, so callers may pass temporaries. */
+/* Edit list over a received message (like Kamailio "lumps"): the original
+ * bytes are never written; edits are recorded as offsets and applied while
+ * serialising. Inserted text is copied into the builder, so callers may pass
+ * temporaries. The builder holds a reference on msg. iovecs returned by
+ * wsip_builder_iov() stay valid until the next edit or wsip_builder_free(). */
 struct wsip_builder {
     struct wsip_msg *msg;
-    struct wsip_edit *edits;
+    struct wsip__bedit *edits; /* private (build.c), in call order */
     unsigned nedits, cap;
+    struct wsip__bedit *ops; /* scratch: edits + derived ones, sorted when serialising */
+    unsigned ops_cap;
     struct wsip_sbuf text; /* inserted bytes; edits refer to it by offset */
-    size_t *text_off;      /* per edit: offset into text, or SIZE_MAX for static */
+    uint8_t *removed;      /* per header value: removed? (NULL before the first removal) */
     bool oom;
-    bool body_replaced;
-    struct wsip_str body; /* the body to send (original unless replaced) */
-    bool want_clen;       /* ensure a Content-Length on output */
+    bool mf_done;       /* Max-Forwards already decremented or added */
+    bool body_replaced; /* the new body is text[body_off, body_off + body_len) */
+    size_t body_off, body_len;
+    bool want_clen;      /* add a Content-Length when the message has none */
+    char clen_line[40]; /* "Content-Length: N\r\n", made when serialising */
 };
 
 void wsip_builder_init(struct wsip_builder *b, struct wsip_msg *m);

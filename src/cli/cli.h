@@ -1,0 +1,15 @@
+/* Subcommands of the wsip binary. */
+#ifndef WSIP_CLI_H
+#define WSIP_CLI_H
+
+#include <stdio.h>
+
+#include "wsip/str.h"
+
+int wsip_cmd_parse(int argc, char **argv);
+
+/* JSON output helpers (valid UTF-8 always: stray bytes become \u00XX). */
+void json_str(FILE *f, struct wsip_str s);
+void json_cstr(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,44 @@
+/* wsip: one binary, subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "wsip %s - SIP over WebSocket server\n"
+               "\n"
+               "usage: wsip <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  parse FILE... | -   parse each file as one SIP message (datagram framing),\n"
+               "                      validate it as a receiving proxy would, print one JSON\n"
+               "                      object per file; exit 1 if any file is bad\n"
+               "  help                this text\n"
+               "  version             print the version\n"
+               "\n"
+               "The server (wsip serve), wsip user and wsip bench are being built; see README.md.\n",
+            WSIP_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("wsip %s\n", WSIP_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "parse"))
+        return wsip_cmd_parse(argc - 2, argv + 2);
+    fprintf(stderr, "wsip: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
