@@ -248,10 +248,10 @@ struct wsip_msg {
     uint16_t first[WSIP_HDR__COUNT]; /* index + 1 of the first header per id */
     uint16_t last[WSIP_HDR__COUNT];  /* index + 1 of the last header per id */
 
-    size_t hdr_end;  /* offset in raw of the empty line ending the headers */
-    bool has_clen;   /* a (single, valid) Content-Length was found */
-    uint32_t clen;   /* its value */
-    bool clen_bad;   /* Content-Length malformed or given twice */
+    size_t hdr_end; /* offset in raw of the empty line ending the headers */
+    bool has_clen;  /* a (single, valid) Content-Length was found */
+    uint32_t clen;  /* its value */
+    bool clen_bad;  /* Content-Length malformed or given twice */
     struct wsip_str body;
 
     struct wsip_arena *arena; /* header array and cached parse results */
@@ -304,10 +304,8 @@ enum wsip_hdr_id wsip_hdr_id_from_name(struct wsip_str name);
  * non-const because the cache lives in it. */
 const struct wsip_uri *wsip_msg_ruri(struct wsip_msg *m, const char **reason);
 const struct wsip_via *wsip_hdr_via(struct wsip_msg *m, struct wsip_hdr *h, const char **reason);
-const struct wsip_addr *wsip_hdr_addr(struct wsip_msg *m, struct wsip_hdr *h,
-                                      const char **reason);
-const struct wsip_auth *wsip_hdr_auth(struct wsip_msg *m, struct wsip_hdr *h,
-                                      const char **reason);
+const struct wsip_addr *wsip_hdr_addr(struct wsip_msg *m, struct wsip_hdr *h, const char **reason);
+const struct wsip_auth *wsip_hdr_auth(struct wsip_msg *m, struct wsip_hdr *h, const char **reason);
 const struct wsip_via *wsip_msg_top_via(struct wsip_msg *m, const char **reason);
 const struct wsip_addr *wsip_msg_from(struct wsip_msg *m, const char **reason);
 const struct wsip_addr *wsip_msg_to(struct wsip_msg *m, const char **reason);
@@ -385,7 +383,7 @@ struct wsip_builder {
     bool mf_done;       /* Max-Forwards already decremented or added */
     bool body_replaced; /* the new body is text[body_off, body_off + body_len) */
     size_t body_off, body_len;
-    bool want_clen;      /* add a Content-Length when the message has none */
+    bool want_clen;     /* add a Content-Length when the message has none */
     char clen_line[40]; /* "Content-Length: N\r\n", made when serialising */
 };
 

@@ -12,10 +12,10 @@ struct wsip_str {
     size_t len;
 };
 
-#define WSIP_STR_NULL    ((struct wsip_str){NULL, 0})
-#define WSIP_STR_LIT(s)  ((struct wsip_str){(s), sizeof(s) - 1})
-#define WSIP_STR_FMT     "%.*s"
-#define WSIP_STR_ARG(s)  (int)(s).len, (s).p
+#define WSIP_STR_NULL   ((struct wsip_str){NULL, 0})
+#define WSIP_STR_LIT(s) ((struct wsip_str){(s), sizeof(s) - 1})
+#define WSIP_STR_FMT    "%.*s"
+#define WSIP_STR_ARG(s) (int)(s).len, (s).p
 
 static inline struct wsip_str wsip_str_make(const char *p, size_t len)
 {

@@ -6,18 +6,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "wsip %s - SIP over WebSocket server\n"
-               "\n"
-               "usage: wsip <command> [options]\n"
-               "\n"
-               "commands:\n"
-               "  parse FILE... | -   parse each file as one SIP message (datagram framing),\n"
-               "                      validate it as a receiving proxy would, print one JSON\n"
-               "                      object per file; exit 1 if any file is bad\n"
-               "  help                this text\n"
-               "  version             print the version\n"
-               "\n"
-               "The server (wsip serve), wsip user and wsip bench are being built; see README.md.\n",
+    fprintf(f,
+            "wsip %s - SIP over WebSocket server\n"
+            "\n"
+            "usage: wsip <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  parse FILE... | -   parse each file as one SIP message (datagram framing),\n"
+            "                      validate it as a receiving proxy would, print one JSON\n"
+            "                      object per file; exit 1 if any file is bad\n"
+            "  help                this text\n"
+            "  version             print the version\n"
+            "\n"
+            "The server (wsip serve), wsip user and wsip bench are being built; see README.md.\n",
             WSIP_VERSION);
 }
 

@@ -3,14 +3,14 @@
 
 #include "sip/sip_int.h"
 
-#define T  WSIP_C_TOKEN
-#define U  WSIP_C_USER
-#define P  WSIP_C_PASS
-#define M  WSIP_C_PARAM
-#define H  WSIP_C_HNV
-#define N  WSIP_C_HOST
-#define W  WSIP_C_WORD
-#define R  WSIP_C_URIC
+#define T WSIP_C_TOKEN
+#define U WSIP_C_USER
+#define P WSIP_C_PASS
+#define M WSIP_C_PARAM
+#define H WSIP_C_HNV
+#define N WSIP_C_HOST
+#define W WSIP_C_WORD
+#define R WSIP_C_URIC
 /* alphanum and "mark" chars are unreserved: allowed in user, password,
  * params and header names/values. */
 #define ALNUM (T | U | P | M | H | N | W | R)

@@ -86,44 +86,44 @@ bool wsip_msg_has_token(const struct wsip_msg *m, enum wsip_hdr_id id, const cha
 }
 
 /* One function per cached type: parse once, remember the outcome. */
-#define CACHED_ACCESSOR(fn, type, parse)                                                       \
-    const struct type *fn(struct wsip_msg *m, struct wsip_hdr *h, const char **reason)        \
-    {                                                                                          \
-        if (!h)                                                                                \
-            return NULL;                                                                       \
-        if (h->parse_state == 0) {                                                             \
-            struct type *v = wsip__msg_alloc(m, sizeof(*v));                                   \
-            if (!v) {                                                                          \
-                if (reason)                                                                    \
-                    *reason = "Out of memory";                                                 \
-                return NULL;                                                                   \
-            }                                                                                  \
-            const char *why = NULL;                                                            \
-            if (parse(v, h->value, &why) == 0) {                                               \
-                h->parsed = v;                                                                 \
-                h->parse_state = 1;                                                            \
-            } else {                                                                           \
-                h->parse_err = why;                                                            \
-                h->parse_state = -1;                                                           \
-            }                                                                                  \
-        }                                                                                      \
-        if (h->parse_state < 0) {                                                              \
-            if (reason)                                                                        \
-                *reason = h->parse_err;                                                        \
-            return NULL;                                                                       \
-        }                                                                                      \
-        return h->parsed;                                                                      \
+#define CACHED_ACCESSOR(fn, type, parse)                                                           \
+    const struct type *fn(struct wsip_msg *m, struct wsip_hdr *h, const char **reason)             \
+    {                                                                                              \
+        if (!h)                                                                                    \
+            return NULL;                                                                           \
+        if (h->parse_state == 0) {                                                                 \
+            struct type *v = wsip__msg_alloc(m, sizeof(*v));                                       \
+            if (!v) {                                                                              \
+                if (reason)                                                                        \
+                    *reason = "Out of memory";                                                     \
+                return NULL;                                                                       \
+            }                                                                                      \
+            const char *why = NULL;                                                                \
+            if (parse(v, h->value, &why) == 0) {                                                   \
+                h->parsed = v;                                                                     \
+                h->parse_state = 1;                                                                \
+            } else {                                                                               \
+                h->parse_err = why;                                                                \
+                h->parse_state = -1;                                                               \
+            }                                                                                      \
+        }                                                                                          \
+        if (h->parse_state < 0) {                                                                  \
+            if (reason)                                                                            \
+                *reason = h->parse_err;                                                            \
+            return NULL;                                                                           \
+        }                                                                                          \
+        return h->parsed;                                                                          \
     }
 
 CACHED_ACCESSOR(wsip_hdr_via, wsip_via, wsip_via_parse)
 CACHED_ACCESSOR(wsip_hdr_addr, wsip_addr, wsip_addr_parse)
 CACHED_ACCESSOR(wsip_hdr_auth, wsip_auth, wsip_auth_parse)
-static CACHED_ACCESSOR(hdr_cseq, wsip_cseq, wsip_cseq_parse)
-static CACHED_ACCESSOR(hdr_ctype, wsip_ctype, wsip_ctype_parse)
-static CACHED_ACCESSOR(hdr_event, wsip_event, wsip_event_parse)
+static CACHED_ACCESSOR(hdr_cseq, wsip_cseq, wsip_cseq_parse) static CACHED_ACCESSOR(
+    hdr_ctype, wsip_ctype, wsip_ctype_parse) static CACHED_ACCESSOR(hdr_event, wsip_event,
+                                                                    wsip_event_parse)
 
-static struct wsip_hdr *first_or_absent(struct wsip_msg *m, enum wsip_hdr_id id,
-                                        const char **reason, const char *absent)
+    static struct wsip_hdr *first_or_absent(struct wsip_msg *m, enum wsip_hdr_id id,
+                                            const char **reason, const char *absent)
 {
     struct wsip_hdr *h = wsip_msg_hdr(m, id);
     if (!h && reason)

@@ -6,9 +6,9 @@
 
 #include "sip/sip_int.h"
 
-#define MSG_ARENA_FIRST   4096
-#define HDRS_INITIAL_CAP  24
-#define CLEN_MAX          (64u * 1024u * 1024u)
+#define MSG_ARENA_FIRST  4096
+#define HDRS_INITIAL_CAP 24
+#define CLEN_MAX         (64u * 1024u * 1024u)
 
 void wsip_sip_limits_default(struct wsip_sip_limits *lim)
 {
@@ -19,13 +19,20 @@ void wsip_sip_limits_default(struct wsip_sip_limits *lim)
 }
 
 static const char *const method_names[] = {
-    [WSIP_METHOD_OTHER] = "",           [WSIP_METHOD_INVITE] = "INVITE",
-    [WSIP_METHOD_ACK] = "ACK",          [WSIP_METHOD_BYE] = "BYE",
-    [WSIP_METHOD_CANCEL] = "CANCEL",    [WSIP_METHOD_REGISTER] = "REGISTER",
-    [WSIP_METHOD_OPTIONS] = "OPTIONS",  [WSIP_METHOD_MESSAGE] = "MESSAGE",
-    [WSIP_METHOD_SUBSCRIBE] = "SUBSCRIBE", [WSIP_METHOD_NOTIFY] = "NOTIFY",
-    [WSIP_METHOD_PUBLISH] = "PUBLISH",  [WSIP_METHOD_INFO] = "INFO",
-    [WSIP_METHOD_PRACK] = "PRACK",      [WSIP_METHOD_UPDATE] = "UPDATE",
+    [WSIP_METHOD_OTHER] = "",
+    [WSIP_METHOD_INVITE] = "INVITE",
+    [WSIP_METHOD_ACK] = "ACK",
+    [WSIP_METHOD_BYE] = "BYE",
+    [WSIP_METHOD_CANCEL] = "CANCEL",
+    [WSIP_METHOD_REGISTER] = "REGISTER",
+    [WSIP_METHOD_OPTIONS] = "OPTIONS",
+    [WSIP_METHOD_MESSAGE] = "MESSAGE",
+    [WSIP_METHOD_SUBSCRIBE] = "SUBSCRIBE",
+    [WSIP_METHOD_NOTIFY] = "NOTIFY",
+    [WSIP_METHOD_PUBLISH] = "PUBLISH",
+    [WSIP_METHOD_INFO] = "INFO",
+    [WSIP_METHOD_PRACK] = "PRACK",
+    [WSIP_METHOD_UPDATE] = "UPDATE",
     [WSIP_METHOD_REFER] = "REFER",
 };
 
@@ -95,9 +102,9 @@ struct parser {
     struct wsip_msg *m;
     const char *p, *end; /* the message bytes under parse */
     const struct wsip_sip_limits *lim;
-    unsigned cap;         /* capacity of m->hdrs */
-    unsigned values;      /* header values seen, against lim->max_headers */
-    bool response;        /* the start line begins with "SIP/" */
+    unsigned cap;    /* capacity of m->hdrs */
+    unsigned values; /* header values seen, against lim->max_headers */
+    bool response;   /* the start line begins with "SIP/" */
     struct wsip_sip_err *err;
 };
 
@@ -161,7 +168,8 @@ static int parse_start_line(struct parser *ps, const char *s, size_t n)
         if (end - c < 3 || c[0] < '1' || c[0] > '6' || c[1] < '0' || c[1] > '9' || c[2] < '0' ||
             c[2] > '9' || (end - c > 3 && c[3] != ' '))
             return fail(ps, 0, "Malformed status code");
-        m->status = (unsigned)(c[0] - '0') * 100 + (unsigned)(c[1] - '0') * 10 + (unsigned)(c[2] - '0');
+        m->status =
+            (unsigned)(c[0] - '0') * 100 + (unsigned)(c[1] - '0') * 10 + (unsigned)(c[2] - '0');
         if (!parse_version(m->version))
             return fail(ps, 0, "Malformed SIP version");
         const char *r = c + 3 < end ? c + 4 : end;
@@ -201,8 +209,8 @@ static struct wsip_hdr *new_hdr(struct parser *ps)
         return NULL;
     if (m->nhdrs == ps->cap) {
         unsigned ncap = ps->cap ? ps->cap * 2 : HDRS_INITIAL_CAP;
-        struct wsip_hdr *n = wsip_arena_grow(m->arena, m->hdrs, ps->cap * sizeof(*n),
-                                             ncap * sizeof(*n));
+        struct wsip_hdr *n =
+            wsip_arena_grow(m->arena, m->hdrs, ps->cap * sizeof(*n), ncap * sizeof(*n));
         if (!n)
             return NULL;
         m->hdrs = n;

@@ -21,14 +21,14 @@ enum wsip_hdr_id wsip__hdr_lookup(const char *name, size_t len);
 
 /* Character classes (RFC 3261 sec 25.1). */
 enum {
-    WSIP_C_TOKEN = 1u << 0,  /* token */
-    WSIP_C_USER = 1u << 1,   /* user: unreserved / user-unreserved (escapes apart) */
-    WSIP_C_PASS = 1u << 2,   /* password: unreserved / & = + $ , */
-    WSIP_C_PARAM = 1u << 3,  /* paramchar: unreserved / [ ] / : & + $ */
-    WSIP_C_HNV = 1u << 4,    /* hname/hvalue: unreserved / [ ] / ? : + $ */
-    WSIP_C_HOST = 1u << 5,   /* hostname: alphanum / - . (and _ tolerated) */
-    WSIP_C_WORD = 1u << 6,   /* word (Call-ID) */
-    WSIP_C_URIC = 1u << 7,   /* uric (absoluteURI): reserved / unreserved */
+    WSIP_C_TOKEN = 1u << 0, /* token */
+    WSIP_C_USER = 1u << 1,  /* user: unreserved / user-unreserved (escapes apart) */
+    WSIP_C_PASS = 1u << 2,  /* password: unreserved / & = + $ , */
+    WSIP_C_PARAM = 1u << 3, /* paramchar: unreserved / [ ] / : & + $ */
+    WSIP_C_HNV = 1u << 4,   /* hname/hvalue: unreserved / [ ] / ? : + $ */
+    WSIP_C_HOST = 1u << 5,  /* hostname: alphanum / - . (and _ tolerated) */
+    WSIP_C_WORD = 1u << 6,  /* word (Call-ID) */
+    WSIP_C_URIC = 1u << 7,  /* uric (absoluteURI): reserved / unreserved */
 };
 
 extern const unsigned char wsip__cc[256];

@@ -120,8 +120,8 @@ static int parse_tel(struct wsip_uri *u, const char *p, const char *end, const c
         return bad(reason, "Empty telephone number");
     for (const char *t = p; t < ne; t++) {
         char c = *t;
-        if (!((c >= '0' && c <= '9') || is_hex(c) || c == '+' || c == '-' || c == '.' ||
-              c == '(' || c == ')' || c == '*' || c == '#' || c == '%'))
+        if (!((c >= '0' && c <= '9') || is_hex(c) || c == '+' || c == '-' || c == '.' || c == '(' ||
+              c == ')' || c == '*' || c == '#' || c == '%'))
             return bad(reason, "Malformed telephone number");
     }
     u->user = wsip_str_make(p, (size_t)(ne - p));

@@ -5,8 +5,7 @@
 
 #include "sip/sip_int.h"
 
-static int reject(struct wsip_msg *m, struct wsip_sip_err *err, unsigned status,
-                  const char *reason)
+static int reject(struct wsip_msg *m, struct wsip_sip_err *err, unsigned status, const char *reason)
 {
     /* never answer a response: drop it */
     err->status = m->is_request ? status : 0;
@@ -34,16 +33,17 @@ static bool valid_call_id(struct wsip_str v)
 }
 
 static const enum wsip_hdr_id addr_headers[] = {
-    WSIP_HDR_FROM,     WSIP_HDR_TO,       WSIP_HDR_CONTACT,  WSIP_HDR_ROUTE,
+    WSIP_HDR_FROM,         WSIP_HDR_TO,   WSIP_HDR_CONTACT,  WSIP_HDR_ROUTE,
     WSIP_HDR_RECORD_ROUTE, WSIP_HDR_PATH, WSIP_HDR_REPLY_TO, WSIP_HDR_SERVICE_ROUTE,
 };
 
 static int check_addresses(struct wsip_msg *m, struct wsip_sip_err *err)
 {
     static const char *const names[] = {
-        "Malformed From header",   "Malformed To header",          "Malformed Contact header",
-        "Malformed Route header",  "Malformed Record-Route header", "Malformed Path header",
-        "Malformed Reply-To header", "Malformed Service-Route header",
+        "Malformed From header",         "Malformed To header",
+        "Malformed Contact header",      "Malformed Route header",
+        "Malformed Record-Route header", "Malformed Path header",
+        "Malformed Reply-To header",     "Malformed Service-Route header",
     };
     for (size_t i = 0; i < sizeof(addr_headers) / sizeof(addr_headers[0]); i++) {
         enum wsip_hdr_id id = addr_headers[i];
@@ -87,8 +87,8 @@ int wsip_msg_validate(struct wsip_msg *m, struct wsip_sip_err *err)
         enum wsip_hdr_id id;
         const char *reason;
     } required[] = {
-        {WSIP_HDR_TO, "Missing To header"},         {WSIP_HDR_FROM, "Missing From header"},
-        {WSIP_HDR_CSEQ, "Missing CSeq header"},     {WSIP_HDR_CALL_ID, "Missing Call-ID header"},
+        {WSIP_HDR_TO, "Missing To header"},     {WSIP_HDR_FROM, "Missing From header"},
+        {WSIP_HDR_CSEQ, "Missing CSeq header"}, {WSIP_HDR_CALL_ID, "Missing Call-ID header"},
         {WSIP_HDR_VIA, "Missing Via header"},
     };
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -107,8 +107,7 @@ int wsip_msg_validate(struct wsip_msg *m, struct wsip_sip_err *err)
             case WSIP_HDR_MAX_FORWARDS: return reject(m, err, 400, "Duplicate Max-Forwards header");
             case WSIP_HDR_CONTENT_LENGTH:
                 return reject(m, err, 400, "Duplicate Content-Length header");
-            case WSIP_HDR_CONTENT_TYPE:
-                return reject(m, err, 400, "Duplicate Content-Type header");
+            case WSIP_HDR_CONTENT_TYPE: return reject(m, err, 400, "Duplicate Content-Type header");
             case WSIP_HDR_EXPIRES: return reject(m, err, 400, "Duplicate Expires header");
             default: break; /* others: harmless for a proxy, the first one wins */
             }

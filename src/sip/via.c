@@ -4,8 +4,8 @@
 #include "sip/sip_int.h"
 
 static const char *const transport_names[] = {
-    [WSIP_TP_UNKNOWN] = "", [WSIP_TP_UDP] = "UDP", [WSIP_TP_TCP] = "TCP", [WSIP_TP_TLS] = "TLS",
-    [WSIP_TP_SCTP] = "SCTP", [WSIP_TP_WS] = "WS",  [WSIP_TP_WSS] = "WSS",
+    [WSIP_TP_UNKNOWN] = "",  [WSIP_TP_UDP] = "UDP", [WSIP_TP_TCP] = "TCP", [WSIP_TP_TLS] = "TLS",
+    [WSIP_TP_SCTP] = "SCTP", [WSIP_TP_WS] = "WS",   [WSIP_TP_WSS] = "WSS",
 };
 
 enum wsip_transport wsip_transport_from_str(struct wsip_str s)
