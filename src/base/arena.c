@@ -1,5 +1,6 @@
 #include "base/arena.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ struct wsip_arena *wsip_arena_new(size_t first_size)
     if (!c)
         return NULL;
     /* the arena header is the first allocation of its own first chunk */
-    struct wsip_arena *a = (struct wsip_arena *)c->data;
+    struct wsip_arena *a = (struct wsip_arena *)(void *)c->data; /* data[] is 16-aligned */
     c->used = align_up(sizeof(*a));
     a->head = c;
     a->last = NULL;
@@ -60,7 +61,7 @@ void wsip_arena_free(struct wsip_arena *a)
     }
 }
 
-void *wsip_arena_alloc(struct wsip_arena *a, size_t size)
+static void *alloc(struct wsip_arena *a, size_t size, bool zero)
 {
     size = align_up(size ? size : 1);
     struct chunk *c = a->head;
@@ -77,25 +78,42 @@ void *wsip_arena_alloc(struct wsip_arena *a, size_t size)
     }
     void *p = c->data + c->used;
     c->used += size;
-    memset(p, 0, size);
+    if (zero)
+        memset(p, 0, size);
     a->last = p;
     return p;
 }
 
-void *wsip_arena_grow(struct wsip_arena *a, void *p, size_t old_size, size_t new_size)
+void *wsip_arena_alloc(struct wsip_arena *a, size_t size)
+{
+    return alloc(a, size, true);
+}
+
+static void *grow(struct wsip_arena *a, void *p, size_t old_size, size_t new_size, bool zero)
 {
     if (!p)
-        return wsip_arena_alloc(a, new_size);
+        return alloc(a, new_size, zero);
     struct chunk *c = a->head;
     size_t old_al = align_up(old_size), new_al = align_up(new_size);
     if (p == a->last && (unsigned char *)p + old_al == c->data + c->used &&
         c->size - c->used >= new_al - old_al) {
-        memset((unsigned char *)p + old_size, 0, new_al - old_size);
+        if (zero)
+            memset((unsigned char *)p + old_size, 0, new_al - old_size);
         c->used += new_al - old_al;
         return p;
     }
-    void *n = wsip_arena_alloc(a, new_size);
+    void *n = alloc(a, new_size, zero);
     if (n)
         memcpy(n, p, old_size);
     return n;
+}
+
+void *wsip_arena_grow(struct wsip_arena *a, void *p, size_t old_size, size_t new_size)
+{
+    return grow(a, p, old_size, new_size, true);
+}
+
+void *wsip_arena_grow_raw(struct wsip_arena *a, void *p, size_t old_size, size_t new_size)
+{
+    return grow(a, p, old_size, new_size, false);
 }

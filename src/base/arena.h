@@ -15,5 +15,8 @@ void *wsip_arena_alloc(struct wsip_arena *a, size_t size);
 /* Grows the most recent allocation in place when possible, else copies.
  * Used for the header array, which is appended to while parsing. */
 void *wsip_arena_grow(struct wsip_arena *a, void *p, size_t old_size, size_t new_size);
+/* As wsip_arena_grow, but the new bytes are not zeroed (for arrays whose
+ * entries are always fully assigned). */
+void *wsip_arena_grow_raw(struct wsip_arena *a, void *p, size_t old_size, size_t new_size);
 
 #endif

@@ -18,7 +18,7 @@ static int parse_params(struct wsip_addr *a, const char *p, const char *end, con
     struct wsip_str rest = a->params, name, value;
     bool malformed;
     while (wsip_param_next(&rest, &name, &value, &malformed)) {
-        if (wsip_str_caseeq_cstr(name, "tag")) {
+        if (WSIP__TOKEN_IS(name, "tag")) {
             if (a->has_tag)
                 return bad(reason, "Duplicate tag parameter");
             if (value.len == 0 || value.p[0] == '"')

@@ -181,17 +181,19 @@ const char *wsip__parse_host(const char *p, const char *end, enum wsip_host_type
         *type = WSIP_HOST_IPV6;
         return q + 1;
     }
-    const char *q = wsip__skip_class(p, end, WSIP_C_HOST);
+    /* one pass: find the end and whether it is all digits and dots */
+    const char *q = p;
+    unsigned char nondigit = 0;
+    while (q < end && wsip__is((unsigned char)*q, WSIP_C_HOST)) {
+        nondigit |= (unsigned char)((unsigned)(*q - '0') > 9 && *q != '.');
+        q++;
+    }
     if (q == p)
         return NULL;
     /* a name may not start or end with '-' or start with '.' */
     if (*p == '-' || *p == '.' || q[-1] == '-')
         return NULL;
-    bool digits_dots = true;
-    for (const char *s = p; s < q; s++)
-        if (!((*s >= '0' && *s <= '9') || *s == '.'))
-            digits_dots = false;
-    if (digits_dots) {
+    if (!nondigit) {
         if (!valid_ipv4(p, q))
             return NULL;
         *type = WSIP_HOST_IPV4;

@@ -236,6 +236,16 @@ static int add_list_values(struct parser *ps, enum wsip_hdr_id id, struct wsip_s
 {
     const char *p = value.p, *end = value.p + value.len;
     unsigned first = ps->m->nhdrs;
+
+    if (!memchr(p, ',', value.len)) {
+        /* the common case: one element, nothing to scan for */
+        struct wsip_hdr *h = new_hdr(ps);
+        if (!h)
+            return fail(ps, 400, "Too many headers");
+        *h = (struct wsip_hdr){.id = id, .name = name, .value = value, .line = line, .count = 1};
+        link_hdr(ps->m, h);
+        return WSIP_PARSE_OK;
+    }
     unsigned count = 0;
     const char *elem = p;
     int angle = 0;
@@ -288,6 +298,16 @@ static void note_content_length(struct wsip_msg *m, struct wsip_str v)
     m->clen = n;
 }
 
+/* The header value between the colon and the field end, without the
+ * surrounding white space, folds and the final line end. */
+static inline struct wsip_str trim_value(const char *p, const char *e)
+{
+    p = wsip__skip_lws(p, e);
+    while (e > p && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    return wsip_str_make(p, (size_t)(e - p));
+}
+
 /* Parses header fields from ps->p up to and including the empty line. */
 static int parse_headers(struct parser *ps)
 {
@@ -330,7 +350,7 @@ static int parse_headers(struct parser *ps)
             ne++;
         if (name.len == 0 || ne != colon)
             return fail(ps, 400, "Malformed header name");
-        struct wsip_str value = wsip_str_trim(wsip_str_make(colon + 1, (size_t)(e - colon - 1)));
+        struct wsip_str value = trim_value(colon + 1, e);
         struct wsip_str field = wsip_str_make(line, (size_t)(e - line));
         enum wsip_hdr_id id = wsip__hdr_lookup(name.p, name.len);
 

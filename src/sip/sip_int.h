@@ -48,6 +48,11 @@ static inline bool wsip__lower_eq(const char *s, const char *lower, size_t n)
     return true;
 }
 
+/* Case-insensitive compare of a token view with a lower-case literal,
+ * without strlen or locale: the hot path for parameter names. */
+#define WSIP__TOKEN_IS(view, lit)                                                                  \
+    ((view).len == sizeof(lit) - 1 && wsip__lower_eq((view).p, (lit), sizeof(lit) - 1))
+
 /* Skips linear white space: SP, HTAB and line folds (CRLF or LF followed by
  * SP/HTAB). Never runs past end. */
 static inline const char *wsip__skip_lws(const char *p, const char *end)

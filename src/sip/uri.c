@@ -40,17 +40,17 @@ static int parse_uri_params(struct wsip_uri *u, const char **reason)
         if (!valid_escaped(name.p, name.p + name.len, WSIP_C_PARAM) ||
             !valid_escaped(value.p, value.p + value.len, WSIP_C_PARAM))
             return bad(reason, "Malformed URI parameter");
-        if (wsip_str_caseeq_cstr(name, "transport"))
+        if (WSIP__TOKEN_IS(name, "transport"))
             u->transport = value;
-        else if (wsip_str_caseeq_cstr(name, "maddr"))
+        else if (WSIP__TOKEN_IS(name, "maddr"))
             u->maddr = value;
-        else if (wsip_str_caseeq_cstr(name, "user"))
+        else if (WSIP__TOKEN_IS(name, "user"))
             u->user_param = value;
-        else if (wsip_str_caseeq_cstr(name, "lr"))
+        else if (WSIP__TOKEN_IS(name, "lr"))
             u->lr = true;
-        else if (wsip_str_caseeq_cstr(name, "ob"))
+        else if (WSIP__TOKEN_IS(name, "ob"))
             u->ob = true;
-        else if (wsip_str_caseeq_cstr(name, "gr"))
+        else if (WSIP__TOKEN_IS(name, "gr"))
             u->gr = true;
     }
     if (malformed)
@@ -146,15 +146,15 @@ int wsip_uri_parse(struct wsip_uri *u, const char *p, size_t len, const char **r
         return bad(reason, "Malformed URI scheme");
     u->scheme_str = wsip_str_make(p, (size_t)(s - p));
     s++;
-    if (wsip_str_caseeq_cstr(u->scheme_str, "sip")) {
+    if (WSIP__TOKEN_IS(u->scheme_str, "sip")) {
         u->scheme = WSIP_URI_SIP;
         return parse_sip(u, s, end, reason);
     }
-    if (wsip_str_caseeq_cstr(u->scheme_str, "sips")) {
+    if (WSIP__TOKEN_IS(u->scheme_str, "sips")) {
         u->scheme = WSIP_URI_SIPS;
         return parse_sip(u, s, end, reason);
     }
-    if (wsip_str_caseeq_cstr(u->scheme_str, "tel")) {
+    if (WSIP__TOKEN_IS(u->scheme_str, "tel")) {
         u->scheme = WSIP_URI_TEL;
         return parse_tel(u, s, end, reason);
     }

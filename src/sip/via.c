@@ -77,26 +77,26 @@ static int parse_params(struct wsip_via *v, const char **reason)
     bool malformed;
     uint32_t n;
     while (wsip_param_next(&rest, &name, &value, &malformed)) {
-        if (wsip_str_caseeq_cstr(name, "branch")) {
+        if (WSIP__TOKEN_IS(name, "branch")) {
             if (value.len == 0 || value.p[0] == '"')
                 return bad(reason, "Malformed Via branch");
             v->branch = value;
-        } else if (wsip_str_caseeq_cstr(name, "received")) {
+        } else if (WSIP__TOKEN_IS(name, "received")) {
             if (!valid_address(value))
                 return bad(reason, "Malformed Via received");
             v->received = value;
-        } else if (wsip_str_caseeq_cstr(name, "rport")) {
+        } else if (WSIP__TOKEN_IS(name, "rport")) {
             v->has_rport = true;
             if (value.len) {
                 if (wsip_str_to_u32(value, 65535, &n) < 0)
                     return bad(reason, "Malformed Via rport");
                 v->rport = (uint16_t)n;
             }
-        } else if (wsip_str_caseeq_cstr(name, "ttl")) {
+        } else if (WSIP__TOKEN_IS(name, "ttl")) {
             if (wsip_str_to_u32(value, 255, &n) < 0)
                 return bad(reason, "Malformed Via ttl");
             v->ttl = (int)n;
-        } else if (wsip_str_caseeq_cstr(name, "maddr")) {
+        } else if (WSIP__TOKEN_IS(name, "maddr")) {
             enum wsip_host_type t;
             if (wsip__parse_host(value.p, value.p + value.len, &t) != value.p + value.len)
                 return bad(reason, "Malformed Via maddr");
