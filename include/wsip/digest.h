@@ -68,8 +68,8 @@ int wsip_digest_response(enum wsip_digest_alg alg, struct wsip_str ha1, struct w
                          struct wsip_str ha2, char *out);
 /* RFC 7616 sec 3.4.4 userhash: H(username:realm). With userhash=true the
  * username parameter holds this, and the registrar looks users up by it. */
-int wsip_digest_userhash(enum wsip_digest_alg alg, struct wsip_str username,
-                         struct wsip_str realm, char *out);
+int wsip_digest_userhash(enum wsip_digest_alg alg, struct wsip_str username, struct wsip_str realm,
+                         char *out);
 
 /* Constant-time equality (the lengths are not secret). */
 bool wsip_digest_hex_eq(struct wsip_str a, struct wsip_str b);

@@ -26,8 +26,7 @@ static bool name_is(const char *p, size_t len, const char *lower)
 static struct wsip_str *known_slot(struct wsip_auth *a, const char *p, size_t len)
 {
     switch (len) {
-    case 2:
-        return name_is(p, len, "nc") ? &a->nc : NULL;
+    case 2: return name_is(p, len, "nc") ? &a->nc : NULL;
     case 3:
         if (name_is(p, len, "uri"))
             return &a->uri;
@@ -44,16 +43,14 @@ static struct wsip_str *known_slot(struct wsip_auth *a, const char *p, size_t le
         if (name_is(p, len, "opaque"))
             return &a->opaque;
         return name_is(p, len, "domain") ? &a->domain : NULL;
-    case 7:
-        return name_is(p, len, "charset") ? &a->charset : NULL;
+    case 7: return name_is(p, len, "charset") ? &a->charset : NULL;
     case 8:
         if (name_is(p, len, "username"))
             return &a->username;
         if (name_is(p, len, "response"))
             return &a->response;
         return name_is(p, len, "userhash") ? &a->userhash : NULL;
-    case 9:
-        return name_is(p, len, "algorithm") ? &a->algorithm : NULL;
+    case 9: return name_is(p, len, "algorithm") ? &a->algorithm : NULL;
     default: return NULL;
     }
 }

@@ -25,8 +25,7 @@ static const struct alg_info alg_info[WSIP_DIGEST_ALG_COUNT] = {
 
 /* OpenSSL 3 names per base algorithm; "SHA2-512/256" is the FIPS 180-4
  * function with its own IV, which is what RFC 7616 sec 3.2 means. */
-static const char *const ossl_name[WSIP_DIGEST_ALG_COUNT / 2] = {"MD5", "SHA2-256",
-                                                                  "SHA2-512/256"};
+static const char *const ossl_name[WSIP_DIGEST_ALG_COUNT / 2] = {"MD5", "SHA2-256", "SHA2-512/256"};
 
 /* Fetched once and kept for the process: EVP_MD_fetch does a provider
  * lookup each time, too slow for every REGISTER. */
@@ -166,8 +165,8 @@ int wsip_digest_response(enum wsip_digest_alg alg, struct wsip_str ha1, struct w
     return hash_parts(alg, parts, 6, out);
 }
 
-int wsip_digest_userhash(enum wsip_digest_alg alg, struct wsip_str username,
-                         struct wsip_str realm, char *out)
+int wsip_digest_userhash(enum wsip_digest_alg alg, struct wsip_str username, struct wsip_str realm,
+                         char *out)
 {
     const struct wsip_str parts[] = {username, realm};
     return hash_parts(alg, parts, 2, out);
@@ -237,8 +236,7 @@ static struct wsip_str unq(struct wsip_str v, char **scratch)
     return r;
 }
 
-static enum wsip_digest_result fail(enum wsip_digest_result r, const char *why,
-                                    const char **reason)
+static enum wsip_digest_result fail(enum wsip_digest_result r, const char *why, const char **reason)
 {
     if (reason != NULL)
         *reason = why;
