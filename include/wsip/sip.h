@@ -359,13 +359,6 @@ void wsip_sbuf_puts(struct wsip_sbuf *b, const char *s);
 void wsip_sbuf_printf(struct wsip_sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* One edit over the original bytes: replace raw[off, off+del) with ins. */
-struct wsip_edit {
-    size_t off;
-    size_t del;
-    struct wsip_str ins; /* points into the builder's text store or static data */
-};
-
 /* Edit list over a received message (like Kamailio "lumps"): the original
  * bytes are never written; edits are recorded as offsets and applied while
  * serialising. Inserted text is copied into the builder, so callers may pass

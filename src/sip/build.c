@@ -82,8 +82,8 @@ void wsip_sbuf_printf(struct wsip_sbuf *b, const char *fmt, ...)
         b->len += (size_t)n;
     }
     va_end(ap2);
-    if (b->p && !b->oom)
-        b->p[b->len] = '\0';
+    if (b->p)
+        b->p[b->len] = '\0'; /* a truncated attempt may have overwritten it */
 }
 
 /* --------------------------------------------------------------- builder */
@@ -164,8 +164,8 @@ static long hdr_index(const struct wsip_msg *m, const struct wsip_hdr *h)
 }
 
 /* Value range of a header, checked to lie inside its line. An empty value
- * is placed after the colon and its SP/HTAB, whatever its view says (a
- * trimmed empty view may point past the line end). */
+ * is placed after the colon and its SP/HTAB, whatever its view says (an
+ * empty trimmed view has no position a caller can rely on). */
 static bool value_range(const struct wsip_msg *m, const struct wsip_hdr *h, size_t *s, size_t *e)
 {
     size_t ls = raw_off(m, h->line.p), vs = raw_off(m, h->value.p);
@@ -278,7 +278,7 @@ int wsip_builder_remove_hdr(struct wsip_builder *b, const struct wsip_hdr *h)
         }
     }
     /* The byte ranges depend on which neighbours go too, so they are worked
-     * out when serialising (see add_removals). */
+     * out when serialising (see add_line_removals). */
     b->removed[idx] = 1;
     return 0;
 }
@@ -401,11 +401,11 @@ int wsip_builder_ensure_content_length(struct wsip_builder *b)
     struct wsip_msg *m = b->msg;
     if (b->oom)
         return -1;
-    if (m->has_clen)
-        return 0;
-    /* Present but malformed or doubled: appending one more would not help. */
-    if (wsip_msg_hdr(m, WSIP_HDR_CONTENT_LENGTH))
+    /* Present but malformed or doubled: appending one more would not help
+     * (the parser refuses such messages today). */
+    if (!m->has_clen && wsip_msg_hdr(m, WSIP_HDR_CONTENT_LENGTH))
         return -1;
+    /* checked when serialising, so that a removed one is put back */
     b->want_clen = true;
     return 0;
 }
@@ -420,8 +420,8 @@ static void add_op(struct wsip_builder *b, unsigned *n, size_t off, size_t del, 
 
 /* Deletions for the removed values of one line, hdrs[i, i + n). With every
  * value gone the whole line goes; otherwise each run of removed values goes
- * with one comma and the LWS next to it: a leading run up to the next kept
- * value, any other run from the end of the kept value before it. */
+ * with one separator (comma and LWS, folds included): the one after it, or
+ * for a run that ends the line, the one before it. */
 static int add_line_removals(struct wsip_builder *b, unsigned *nops, unsigned i, unsigned n)
 {
     const struct wsip_msg *m = b->msg;
@@ -447,13 +447,13 @@ static int add_line_removals(struct wsip_builder *b, unsigned *nops, unsigned i,
         while (l + 1 < n && b->removed[i + l + 1])
             l++;
         size_t s0, e0, s1, e1;
-        if (k == 0) {
-            /* l + 1 < n: not every value is removed */
-            if (!value_range(m, &m->hdrs[i], &s0, &e0) ||
+        if (l + 1 < n) {
+            if (!value_range(m, &m->hdrs[i + k], &s0, &e0) ||
                 !value_range(m, &m->hdrs[i + l + 1], &s1, &e1) || s1 < s0)
                 return -1;
             add_op(b, nops, s0, s1 - s0, NULL, 0, SEQ_DERIVED);
         } else {
+            /* k > 0: not every value is removed */
             if (!value_range(m, &m->hdrs[i + k - 1], &s0, &e0) ||
                 !value_range(m, &m->hdrs[i + l], &s1, &e1) || e1 < e0)
                 return -1;

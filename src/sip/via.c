@@ -10,10 +10,23 @@ static const char *const transport_names[] = {
 
 enum wsip_transport wsip_transport_from_str(struct wsip_str s)
 {
-    for (unsigned i = 1; i < sizeof(transport_names) / sizeof(transport_names[0]); i++)
-        if (wsip_str_caseeq_cstr(s, transport_names[i]))
-            return (enum wsip_transport)i;
-    return WSIP_TP_UNKNOWN;
+    /* by length first: this runs for every Via */
+    switch (s.len) {
+    case 2:
+        return wsip__lower_eq(s.p, "ws", 2) ? WSIP_TP_WS : WSIP_TP_UNKNOWN;
+    case 3:
+        if (wsip__lower_eq(s.p, "udp", 3))
+            return WSIP_TP_UDP;
+        if (wsip__lower_eq(s.p, "tcp", 3))
+            return WSIP_TP_TCP;
+        if (wsip__lower_eq(s.p, "tls", 3))
+            return WSIP_TP_TLS;
+        return wsip__lower_eq(s.p, "wss", 3) ? WSIP_TP_WSS : WSIP_TP_UNKNOWN;
+    case 4:
+        return wsip__lower_eq(s.p, "sctp", 4) ? WSIP_TP_SCTP : WSIP_TP_UNKNOWN;
+    default:
+        return WSIP_TP_UNKNOWN;
+    }
 }
 
 const char *wsip_transport_name(enum wsip_transport t)
