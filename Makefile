@@ -43,10 +43,13 @@ SECONDS ?= 60
 fuzz: deps-check fuzz-build
 	bash tests/fuzz/run.sh build-fuzz $(TARGET) $(SECONDS)
 
-bench: deps-check
+# make bench [BENCH_ARGS='--quick' | '--rounds 61' | '--clock cpu' | '--per-message']
+BENCH_ARGS ?=
+bench:
+	@scripts/deps bench
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWSIP_BENCH=ON $(CMAKE_COMMON) >/dev/null
-	cmake --build build-bench -j $(JOBS)
-	./build-bench/bench/parse_bench $(CORPUS)
+	cmake --build build-bench -j $(JOBS) --target parse_bench
+	./build-bench/bench/parse_bench $(BENCH_ARGS) $(CORPUS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

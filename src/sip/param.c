@@ -8,9 +8,11 @@
 bool wsip_param_next(struct wsip_str *params, struct wsip_str *name, struct wsip_str *value,
                      bool *bad)
 {
-    const char *p = params->p, *end = params->p + params->len;
     if (bad)
         *bad = false;
+    if (params->len == 0) /* also an absent list (p == NULL): no NULL + 0 */
+        return false;
+    const char *p = params->p, *end = params->p + params->len;
     p = wsip__skip_lws(p, end);
     if (p == end)
         goto done;

@@ -12,8 +12,7 @@ enum wsip_transport wsip_transport_from_str(struct wsip_str s)
 {
     /* by length first: this runs for every Via */
     switch (s.len) {
-    case 2:
-        return wsip__lower_eq(s.p, "ws", 2) ? WSIP_TP_WS : WSIP_TP_UNKNOWN;
+    case 2: return wsip__lower_eq(s.p, "ws", 2) ? WSIP_TP_WS : WSIP_TP_UNKNOWN;
     case 3:
         if (wsip__lower_eq(s.p, "udp", 3))
             return WSIP_TP_UDP;
@@ -22,10 +21,8 @@ enum wsip_transport wsip_transport_from_str(struct wsip_str s)
         if (wsip__lower_eq(s.p, "tls", 3))
             return WSIP_TP_TLS;
         return wsip__lower_eq(s.p, "wss", 3) ? WSIP_TP_WSS : WSIP_TP_UNKNOWN;
-    case 4:
-        return wsip__lower_eq(s.p, "sctp", 4) ? WSIP_TP_SCTP : WSIP_TP_UNKNOWN;
-    default:
-        return WSIP_TP_UNKNOWN;
+    case 4: return wsip__lower_eq(s.p, "sctp", 4) ? WSIP_TP_SCTP : WSIP_TP_UNKNOWN;
+    default: return WSIP_TP_UNKNOWN;
     }
 }
 
