@@ -36,7 +36,7 @@ else
 fi
 rm -f format.log
 
-run_config normal build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_config normal build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWSIP_BENCH=ON
 run_config asan-ubsan build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DWSIP_SANITIZE=ON
 
 echo
