@@ -264,6 +264,10 @@ enum wsip_framing {
     WSIP_FRAMING_DATAGRAM = 0,
     WSIP_FRAMING_STREAM = 1,
     WSIP_FRAMING_WS = 2,
+    /* Headers only: the body is ignored and Content-Length is not checked.
+     * Used to read enough of a refused message to address an error
+     * response to it; never to act on the message. */
+    WSIP_FRAMING_HEADERS = 3,
 };
 
 /* Parses one SIP message from p[0..len).
@@ -418,6 +422,13 @@ int wsip_builder_flatten(struct wsip_builder *b, struct wsip_sbuf *out);
 int wsip_response_build(struct wsip_sbuf *out, struct wsip_msg *req, unsigned status,
                         const char *reason, struct wsip_str to_tag, struct wsip_str extra,
                         struct wsip_str body);
+
+/* As wsip_response_build, with top_via (when not empty) sent in place of the
+ * first Via value: the transport's copy with received / rport filled in
+ * (RFC 3261 sec 18.2.1, RFC 3581 sec 4). */
+int wsip_response_build_via(struct wsip_sbuf *out, struct wsip_msg *req, unsigned status,
+                            const char *reason, struct wsip_str to_tag, struct wsip_str top_via,
+                            struct wsip_str extra, struct wsip_str body);
 
 /* Default reason phrase of a status code ("Not Found"), "" if unknown. */
 const char *wsip_status_reason(unsigned status);

@@ -7,6 +7,9 @@
 #include "wsip/str.h"
 
 int wsip_cmd_parse(int argc, char **argv);
+int wsip_cmd_serve(int argc, char **argv);
+int wsip_cmd_check_config(int argc, char **argv);
+int wsip_cmd_cert(int argc, char **argv);
 
 /* JSON output helpers (valid UTF-8 always: stray bytes become \u00XX). */
 void json_str(FILE *f, struct wsip_str s);

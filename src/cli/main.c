@@ -39,6 +39,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "parse"))
         return wsip_cmd_parse(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return wsip_cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(cmd, "check-config"))
+        return wsip_cmd_check_config(argc - 2, argv + 2);
+    if (!strcmp(cmd, "cert"))
+        return wsip_cmd_cert(argc - 2, argv + 2);
     fprintf(stderr, "wsip: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

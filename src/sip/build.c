@@ -615,6 +615,13 @@ int wsip_response_build(struct wsip_sbuf *out, struct wsip_msg *req, unsigned st
                         const char *reason, struct wsip_str to_tag, struct wsip_str extra,
                         struct wsip_str body)
 {
+    return wsip_response_build_via(out, req, status, reason, to_tag, WSIP_STR_NULL, extra, body);
+}
+
+int wsip_response_build_via(struct wsip_sbuf *out, struct wsip_msg *req, unsigned status,
+                            const char *reason, struct wsip_str to_tag, struct wsip_str top_via,
+                            struct wsip_str extra, struct wsip_str body)
+{
     if (!req || !req->is_request || status < 100 || status > 699)
         return -1;
     const char *rs = reason ? reason : wsip_status_reason(status);
@@ -632,8 +639,8 @@ int wsip_response_build(struct wsip_sbuf *out, struct wsip_msg *req, unsigned st
 
     size_t start = out->len;
     wsip_sbuf_printf(out, "SIP/2.0 %u %s\r\n", status, rs);
-    for (; h; h = wsip_msg_hdr_next(req, h))
-        put_hdr(out, "Via", h->value);
+    for (bool top = true; h; h = wsip_msg_hdr_next(req, h), top = false)
+        put_hdr(out, "Via", top && top_via.len ? top_via : h->value);
     if ((h = wsip_msg_hdr(req, WSIP_HDR_FROM)))
         put_hdr(out, "From", h->value);
     if ((h = wsip_msg_hdr(req, WSIP_HDR_TO))) {

@@ -1,0 +1,189 @@
+/* wsip serve: load the configuration, start the workers, run until a signal. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "transport/transport.h"
+#include "wsip/config.h"
+#include "wsip/log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wsip serve [-c FILE] [--listen URI]... [--domain NAME]... [--db PATH]\n"
+               "                  [--set key=value]...\n"
+               "  URI: udp://HOST:PORT, tcp://..., tls://..., ws://..., wss://... (IPv6 in [])\n"
+               "  Without options: udp://127.0.0.1:5060, tcp://127.0.0.1:5060,\n"
+               "  ws://127.0.0.1:8080, domain localhost (see etc/wsip.conf).\n");
+}
+
+static enum wsip_listen_kind kind_of(enum wsip_transport t)
+{
+    switch (t) {
+    case WSIP_TP_TCP: return WSIP_LISTEN_TCP;
+    case WSIP_TP_TLS: return WSIP_LISTEN_TLS;
+    case WSIP_TP_WS: return WSIP_LISTEN_WS;
+    case WSIP_TP_WSS: return WSIP_LISTEN_WSS;
+    default: return WSIP_LISTEN_UDP;
+    }
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* The server's options from the configuration. */
+int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_config *c, char *err,
+                                 size_t errlen);
+int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_config *c, char *err,
+                                 size_t errlen)
+{
+    wsip_server_opts_default(o);
+    o->nlisten = 0;
+    for (size_t i = 0; i < c->listen.n; i++) {
+        if (o->nlisten == sizeof(o->listen) / sizeof(o->listen[0])) {
+            snprintf(err, errlen, "too many listen addresses (at most 16)");
+            return -1;
+        }
+        const struct wsip_listen *l = &c->listen.v[i];
+        char uri[256];
+        bool v6 = strchr(l->host, ':') != NULL;
+        snprintf(uri, sizeof(uri), "%s://%s%s%s:%u", wsip_listen_kind_name(kind_of(l->transport)),
+                 v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
+        const char *why;
+        if (wsip_listen_spec_parse(uri, &o->listen[o->nlisten], &why) < 0) {
+            snprintf(err, errlen, "listen %s: %s", l->uri ? l->uri : uri, why);
+            return -1;
+        }
+        o->nlisten++;
+    }
+    o->ndomains = 0;
+    for (size_t i = 0; i < c->domains.n && o->ndomains < 8; i++)
+        copy_str(o->domains[o->ndomains++], sizeof(o->domains[0]), c->domains.v[i]);
+    o->workers = wsip_config_workers(c);
+    o->sip.max_msg_size = c->sip.max_message_size;
+    o->sip.max_headers = c->sip.max_headers;
+    o->sip.max_header_line = c->sip.max_header_line;
+    o->sip.max_start_line = c->sip.max_start_line;
+    o->max_udp_message = c->sip.max_udp_message_size;
+    o->ws_max_frame = c->ws.max_frame_size;
+    o->ws_max_message = c->ws.max_message_size;
+    o->http_max_header = c->http.max_header_size;
+    o->max_conn_per_ip = c->net.max_connections_per_ip;
+    o->max_connections = c->net.max_connections;
+    o->handshakes_per_ip_per_sec = c->net.handshakes_per_ip_per_second;
+    o->send_queue_limit = c->net.send_queue_limit;
+    o->tcp_idle_timeout_ms = c->tcp.idle_timeout * 1000u;
+    o->ws_ping_interval_ms = c->ws.ping_interval * 1000u;
+    o->ws_max_missed_pongs = c->ws.max_missed_pongs;
+    copy_str(o->ws_path, sizeof(o->ws_path), c->ws.path);
+    o->nws_allowed_origins = 0;
+    for (size_t i = 0; i < c->ws.allowed_origins.n && i < 8; i++)
+        copy_str(o->ws_allowed_origins[o->nws_allowed_origins++], sizeof(o->ws_allowed_origins[0]),
+                 c->ws.allowed_origins.v[i]);
+    copy_str(o->http_root, sizeof(o->http_root), c->http.root);
+    copy_str(o->tls_cert, sizeof(o->tls_cert), c->tls.certificate);
+    copy_str(o->tls_key, sizeof(o->tls_key), c->tls.private_key);
+    return 0;
+}
+
+int wsip_cmd_serve(int argc, char **argv)
+{
+    struct wsip_config cfg;
+    struct wsip_config_err cerr = {0};
+    const char *file = NULL;
+    bool listen_set = false;
+    int rc = 1;
+
+    if (wsip_config_init(&cfg) < 0) {
+        fprintf(stderr, "wsip: out of memory\n");
+        return 1;
+    }
+    /* the file first, then the command line over it */
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "-c") && i + 1 < argc)
+            file = argv[i + 1];
+    if (file && wsip_config_load_file(&cfg, file, &cerr) < 0)
+        goto bad_config;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            wsip_config_free(&cfg);
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "wsip serve: %s needs a value\n", a);
+            usage(stderr);
+            goto out;
+        }
+        if (!strcmp(a, "-c")) {
+            /* done above */
+        } else if (!strcmp(a, "--listen")) {
+            if (!listen_set)
+                r = wsip_config_set_kv(&cfg, "listen", "[]", &cerr);
+            listen_set = true;
+            if (r == 0)
+                r = wsip_config_append(&cfg, "listen", v, &cerr);
+        } else if (!strcmp(a, "--domain")) {
+            r = wsip_config_append(&cfg, "domains", v, &cerr);
+        } else if (!strcmp(a, "--db")) {
+            r = wsip_config_set_kv(&cfg, "db", v, &cerr);
+        } else if (!strcmp(a, "--set")) {
+            r = wsip_config_set(&cfg, v, &cerr);
+        } else {
+            fprintf(stderr, "wsip serve: unknown option %s\n", a);
+            usage(stderr);
+            goto out;
+        }
+        if (r < 0)
+            goto bad_config;
+        i++;
+    }
+    if (wsip_config_validate(&cfg, &cerr) < 0)
+        goto bad_config;
+
+    wsip_log_set_level(cfg.log.level);
+    if (cfg.log.file && *cfg.log.file && wsip_log_open(cfg.log.file) < 0) {
+        fprintf(stderr, "wsip: cannot open log file %s\n", cfg.log.file);
+        goto out;
+    }
+    wsip_log_set_thread_tag("main");
+    signal(SIGPIPE, SIG_IGN); /* libuv does not ignore it for us */
+
+    struct wsip_server_opts opts;
+    char err[512];
+    if (wsip_server_opts_from_config(&opts, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wsip: %s\n", err);
+        goto out;
+    }
+    static struct wsip_server srv;
+    if (wsip_server_init(&srv, &opts, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wsip: %s\n", err);
+        wsip_server_free(&srv);
+        goto out;
+    }
+    wsip_log_info(NULL, "wsip %s: %u workers", WSIP_VERSION, srv.nworkers);
+    for (unsigned i = 0; i < opts.nlisten; i++) {
+        const struct wsip_listen_spec *l = &opts.listen[i];
+        bool v6 = strchr(l->host, ':') != NULL;
+        /* one line per address on stdout: scripts and make run read them */
+        printf("listening on %s://%s%s%s:%u\n", wsip_listen_kind_name(l->kind), v6 ? "[" : "",
+               l->host, v6 ? "]" : "", l->port);
+    }
+    fflush(stdout);
+    rc = wsip_server_run(&srv);
+    wsip_log_info(NULL, "stopped");
+    wsip_server_free(&srv);
+    goto out;
+
+bad_config:
+    wsip_config_err_print(&cerr, stderr);
+out:
+    wsip_config_free(&cfg);
+    wsip_log_close();
+    return rc;
+}

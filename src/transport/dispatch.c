@@ -1,0 +1,221 @@
+/* What happens to a received SIP message until the transaction layer (#4)
+ * takes over: validation, a stateless 200 to OPTIONS addressed to wsip, a
+ * stateless 501 to other requests, responses dropped. Every answer leaves by
+ * the way its request came. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "transport/transport.h"
+#include "wsip/log.h"
+
+#define ALLOW_HDR  "Allow: OPTIONS\r\n"
+#define SERVER_HDR "Server: wsip/" WSIP_VERSION "\r\n"
+
+/* Where a response to a datagram goes (RFC 3261 sec 18.2.2 with RFC 3581):
+ * the source address; the source port too when the Via asks for rport or
+ * names no port, else the Via's port. */
+static void reply_addr(const struct wsip_source *src, const struct wsip_via *via,
+                       struct sockaddr_storage *to)
+{
+    memcpy(to, &src->peer, sizeof(*to));
+    if (!via || via->has_rport || !via->has_port)
+        return;
+    if (to->ss_family == AF_INET)
+        ((struct sockaddr_in *)to)->sin_port = htons(via->port);
+    else if (to->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)to)->sin6_port = htons(via->port);
+}
+
+static int reply(const struct wsip_source *src, struct wsip_msg *req, const struct iovec *iov,
+                 int iovcnt)
+{
+    if (src->kind == WSIP_LISTEN_UDP) {
+        struct sockaddr_storage to;
+        reply_addr(src, wsip_msg_top_via(req, NULL), &to);
+        return wsip_udp_send(src->udp, (const struct sockaddr *)&to, iov, iovcnt);
+    }
+    return wsip_conn_send(src->conn, iov, iovcnt);
+}
+
+int wsip_source_reply(const struct wsip_source *src, const struct iovec *iov, int iovcnt)
+{
+    if (src->kind == WSIP_LISTEN_UDP)
+        return wsip_udp_send(src->udp, (const struct sockaddr *)&src->peer, iov, iovcnt);
+    return wsip_conn_send(src->conn, iov, iovcnt);
+}
+
+static void random_tag(char *out, size_t cap)
+{
+    static _Thread_local uint64_t state;
+    if (!state)
+        state = wsip_now_ms() ^ (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15ull;
+    /* xorshift: a To-tag only has to be unique, not secret */
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    snprintf(out, cap, "%016llx", (unsigned long long)state);
+}
+
+/* The top Via as the response carries it: received= when the sent-by host
+ * is not the source address (RFC 3261 sec 18.2.1), and rport filled in with
+ * the source port when the client asked for it (RFC 3581 sec 4). */
+static struct wsip_str stamped_via(const struct wsip_source *src, struct wsip_msg *req, char *buf,
+                                   size_t cap)
+{
+    struct wsip_hdr *h = wsip_msg_hdr(req, WSIP_HDR_VIA);
+    const struct wsip_via *v = wsip_hdr_via(req, h, NULL);
+    if (!v)
+        return WSIP_STR_NULL;
+    char ip[64], port[8];
+    const struct sockaddr *sa = (const struct sockaddr *)&src->peer;
+    uint16_t p;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip,
+                  sizeof(ip));
+        p = ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip,
+                  sizeof(ip));
+        p = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    } else {
+        return WSIP_STR_NULL;
+    }
+    snprintf(port, sizeof(port), "%u", p);
+    bool fill_rport = v->has_rport && v->rport == 0;
+    struct wsip_str host = v->host;
+    if (host.len >= 2 && host.p[0] == '[') {
+        host.p++;
+        host.len -= 2;
+    }
+    bool add_received = !v->received.p && (fill_rport || !wsip_str_eq_cstr(host, ip));
+    if (!fill_rport && !add_received)
+        return WSIP_STR_NULL;
+    /* where "rport" ends in the value, to insert "=port" there */
+    size_t cut = h->value.len;
+    if (fill_rport) {
+        struct wsip_str rest = v->params, name, value;
+        while (wsip_param_next(&rest, &name, &value, NULL))
+            if (wsip_str_caseeq_cstr(name, "rport"))
+                cut = (size_t)(name.p + name.len - h->value.p);
+    }
+    int n = snprintf(buf, cap, "%.*s%s%s%.*s%s%s", (int)cut, h->value.p, fill_rport ? "=" : "",
+                     fill_rport ? port : "", (int)(h->value.len - cut), h->value.p + cut,
+                     add_received ? ";received=" : "", add_received ? ip : "");
+    if (n < 0 || (size_t)n >= cap)
+        return WSIP_STR_NULL;
+    return wsip_str_make(buf, (size_t)n);
+}
+
+static void send_response(const struct wsip_source *src, struct wsip_msg *req, unsigned status,
+                          const char *reason, const char *extra)
+{
+    char tag[24], via[1024];
+    random_tag(tag, sizeof(tag));
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    struct wsip_str top = stamped_via(src, req, via, sizeof(via));
+    if (wsip_response_build_via(&out, req, status, reason, wsip_str_cstr(tag), top,
+                                wsip_str_cstr(extra), WSIP_STR_NULL) == 0 &&
+        !out.oom) {
+        struct iovec iov = {out.p, out.len};
+        if (reply(src, req, &iov, 1) == 0)
+            atomic_fetch_add(&src->worker->srv->ctr.tx_msgs, 1);
+    }
+    wsip_sbuf_free(&out);
+}
+
+/* Is the Request-URI one of ours: no user part and our domain or one of the
+ * addresses we listen on? */
+static bool addressed_to_us(const struct wsip_server *s, const struct wsip_uri *u)
+{
+    if (u->scheme != WSIP_URI_SIP && u->scheme != WSIP_URI_SIPS)
+        return false;
+    struct wsip_str host = u->host;
+    if (host.len >= 2 && host.p[0] == '[') {
+        host.p++;
+        host.len -= 2;
+    }
+    for (unsigned i = 0; i < s->opt.ndomains; i++)
+        if (wsip_str_caseeq_cstr(host, s->opt.domains[i]))
+            return true;
+    for (unsigned i = 0; i < s->opt.nlisten; i++)
+        if (wsip_str_caseeq_cstr(host, s->opt.listen[i].host))
+            return true;
+    return false;
+}
+
+void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
+{
+    struct wsip_server *s = src->worker->srv;
+    struct wsip_sip_err err = {0};
+    atomic_fetch_add(&s->ctr.rx_msgs, 1);
+    if (wsip_msg_validate(m, &err) < 0) {
+        atomic_fetch_add(&s->ctr.rx_bad, 1);
+        if (wsip_log_enabled(WSIP_LOG_DEBUG)) {
+            char peer[64];
+            wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
+            wsip_log(WSIP_LOG_DEBUG, NULL, "peer=%s transport=%s bad message: %s", peer,
+                     wsip_listen_kind_name(src->kind), err.reason);
+        }
+        if (err.status && m->method_id != WSIP_METHOD_ACK && wsip_msg_hdr(m, WSIP_HDR_VIA))
+            send_response(src, m, err.status, err.reason, SERVER_HDR);
+        return;
+    }
+    if (!m->is_request)
+        return; /* no client transactions yet: nothing to match */
+    if (m->method_id == WSIP_METHOD_ACK)
+        return; /* never answered */
+    const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
+    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
+        send_response(src, m, 200, NULL,
+                      ALLOW_HDR "Accept: application/sdp\r\n"
+                                "Supported: path, outbound, gruu\r\n" SERVER_HDR);
+        return;
+    }
+    send_response(src, m, 501, NULL, ALLOW_HDR SERVER_HDR);
+}
+
+void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t len,
+                         enum wsip_framing framing)
+{
+    struct wsip_server *s = src->worker->srv;
+    struct wsip_msg *m;
+    struct wsip_sip_err err;
+    size_t used;
+    int rc = wsip_msg_parse(&m, NULL, p, len, framing, &s->opt.sip, &used, &err);
+    if (rc != WSIP_PARSE_OK) {
+        wsip_dispatch_bad(src, p, len, &err);
+        return;
+    }
+    wsip_dispatch_msg(src, m);
+    wsip_msg_unref(m);
+}
+
+void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
+                       const struct wsip_sip_err *err)
+{
+    struct wsip_server *s = src->worker->srv;
+    atomic_fetch_add(&s->ctr.rx_bad, 1);
+    char peer[64];
+    wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
+    wsip_log(WSIP_LOG_INFO, NULL, "peer=%s transport=%s refused message: %u %s", peer,
+             wsip_listen_kind_name(src->kind), err->status, err->reason ? err->reason : "");
+    if (err->status == 0)
+        return; /* a broken response: drop */
+    /* The framing failed, but the headers may still be readable: parse the
+     * same bytes as a datagram, with a large cap, just to address the error
+     * response (never to act on the request). */
+    struct wsip_sip_limits lim = s->opt.sip;
+    lim.max_msg_size = len;
+    struct wsip_msg *m;
+    struct wsip_sip_err e2;
+    size_t used;
+    if (wsip_msg_parse(&m, NULL, p, len, WSIP_FRAMING_HEADERS, &lim, &used, &e2) != WSIP_PARSE_OK)
+        return;
+    if (m->is_request && m->method_id != WSIP_METHOD_ACK && wsip_msg_hdr(m, WSIP_HDR_VIA) &&
+        wsip_msg_hdr(m, WSIP_HDR_CALL_ID) && wsip_msg_hdr(m, WSIP_HDR_CSEQ) &&
+        wsip_msg_hdr(m, WSIP_HDR_FROM) && wsip_msg_hdr(m, WSIP_HDR_TO))
+        send_response(src, m, err->status, err->reason, SERVER_HDR);
+    wsip_msg_unref(m);
+}

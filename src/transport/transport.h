@@ -1,0 +1,241 @@
+/* Private to the server: workers, listeners, connections, flow tokens and the
+ * cross-worker hand-off. Every object here belongs to exactly one worker
+ * thread and is touched only from that thread, except the hand-off queue. */
+#ifndef WSIP_TRANSPORT_H
+#define WSIP_TRANSPORT_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "wsip/buf.h"
+#include "wsip/sip.h"
+
+#define WSIP_MAX_WORKERS 64
+
+struct wsip_server;
+struct wsip_worker;
+struct wsip_conn;
+struct wsip_tls_ctx;
+
+/* ------------------------------------------------------------ listeners */
+
+enum wsip_listen_kind {
+    WSIP_LISTEN_UDP,
+    WSIP_LISTEN_TCP,
+    WSIP_LISTEN_TLS,
+    WSIP_LISTEN_WS,
+    WSIP_LISTEN_WSS,
+};
+
+struct wsip_listen_spec {
+    enum wsip_listen_kind kind;
+    char host[64]; /* as configured, IPv6 without brackets */
+    uint16_t port;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+};
+
+/* Parses "udp://127.0.0.1:5060", "wss://[::1]:8443". 0 or -1. */
+int wsip_listen_spec_parse(const char *uri, struct wsip_listen_spec *out, const char **why);
+const char *wsip_listen_kind_name(enum wsip_listen_kind k);
+bool wsip_listen_kind_secure(enum wsip_listen_kind k);
+bool wsip_listen_kind_ws(enum wsip_listen_kind k);
+
+/* ---------------------------------------------------------- server opts */
+
+struct wsip_server_opts {
+    struct wsip_listen_spec listen[16];
+    unsigned nlisten;
+    char domains[8][128];
+    unsigned ndomains;
+    unsigned workers;
+    struct wsip_sip_limits sip;
+    size_t max_udp_message;
+    size_t ws_max_frame, ws_max_message;
+    size_t http_max_header;
+    unsigned max_conn_per_ip;
+    unsigned max_connections;
+    unsigned handshakes_per_ip_per_sec;
+    size_t send_queue_limit;
+    unsigned tcp_idle_timeout_ms;
+    unsigned ws_ping_interval_ms;
+    unsigned ws_max_missed_pongs;
+    char ws_path[256];
+    char ws_allowed_origins[8][256];
+    unsigned nws_allowed_origins;
+    char http_root[512];
+    char tls_cert[512], tls_key[512];
+    unsigned shutdown_drain_ms;
+};
+
+void wsip_server_opts_default(struct wsip_server_opts *o);
+
+/* ----------------------------------------------------------- flow tokens */
+
+/* A flow token names one connection anywhere in the process: the worker that
+ * owns it, its slot in that worker's table and the slot's generation, so a
+ * token that outlived its connection is recognised as stale, never sent to
+ * whoever took the slot next. */
+typedef uint64_t wsip_flow_token;
+
+static inline wsip_flow_token wsip_flow_make(unsigned worker, uint32_t slot, uint32_t gen)
+{
+    return ((uint64_t)(worker & 0xff) << 56) | ((uint64_t)(slot & 0xffffff) << 32) | gen;
+}
+static inline unsigned wsip_flow_worker(wsip_flow_token t)
+{
+    return (unsigned)(t >> 56);
+}
+static inline uint32_t wsip_flow_slot(wsip_flow_token t)
+{
+    return (uint32_t)(t >> 32) & 0xffffff;
+}
+static inline uint32_t wsip_flow_gen(wsip_flow_token t)
+{
+    return (uint32_t)t;
+}
+
+/* ------------------------------------------------------------- hand-off */
+
+/* A unit of work posted to another worker. The poster fills fn/arg; the
+ * target worker runs fn(target, task) on its own thread and owns the task
+ * from then on (fn frees it). */
+struct wsip_task {
+    struct wsip_task *next;
+    void (*fn)(struct wsip_worker *w, struct wsip_task *t);
+};
+
+/* Thread-safe: enqueue and wake the worker. Returns -1 if it is stopping. */
+int wsip_worker_post(struct wsip_worker *w, struct wsip_task *t);
+
+/* Sends bytes down a flow from any thread. The bytes are copied into the
+ * task. done (may be NULL) runs on the owning worker's thread with 0 when
+ * the bytes were queued on the connection, -1 when the token is stale. */
+typedef void (*wsip_flow_done_fn)(wsip_flow_token token, int status, void *arg);
+int wsip_flow_send(struct wsip_server *s, wsip_flow_token token, const void *data, size_t len,
+                   wsip_flow_done_fn done, void *arg);
+
+/* ------------------------------------------------------------- workers */
+
+struct wsip_slot {
+    struct wsip_conn *conn; /* NULL when free */
+    uint32_t gen;
+    uint32_t next_free;
+};
+
+struct wsip_counters {
+    _Atomic uint64_t rx_msgs, tx_msgs, rx_bad, conns_open, conns_total, conns_refused;
+    _Atomic uint64_t ws_closes[16]; /* by close code - 1000, 1000..1015 */
+    _Atomic uint64_t stale_flows, handoffs;
+};
+
+struct wsip_worker {
+    struct wsip_server *srv;
+    unsigned id;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wake;
+    /* hand-off queue: many producers, one consumer */
+    pthread_mutex_t qlock;
+    struct wsip_task *qhead, *qtail;
+    bool stopping; /* shutdown begun: listeners closed, connections closing */
+    bool closed;   /* the loop has ended: posts are refused */
+
+    /* listeners of this worker (SO_REUSEPORT copies of every listen spec) */
+    uv_handle_t *listeners[16];
+    unsigned nlisteners;
+
+    /* connection table */
+    struct wsip_slot *slots;
+    uint32_t nslots, free_head;
+    unsigned nconns;
+
+    /* receive scratch: messages parsed from it hold a reference; when one
+     * outlives the read, the worker takes a fresh buffer */
+    struct wsip_buf *rxbuf;
+    char *tls_scratch;
+};
+
+struct wsip_server {
+    struct wsip_server_opts opt;
+    unsigned nworkers;
+    struct wsip_worker *workers;
+    uv_loop_t main_loop;
+    uv_signal_t sigterm, sigint, sighup;
+    struct wsip_tls_ctx *tls;
+    atomic_bool stopping;
+    int exit_code;
+    struct wsip_counters ctr;
+    /* per-IP accounting shared by all workers */
+    pthread_mutex_t iplock;
+    struct ip_entry *iptable[1024];
+    uint64_t start_ms;
+};
+
+int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, char *err,
+                     size_t errlen);
+/* Runs until SIGTERM/SIGINT (or wsip_server_stop); returns the exit code. */
+int wsip_server_run(struct wsip_server *s);
+void wsip_server_stop(struct wsip_server *s); /* thread-safe */
+void wsip_server_free(struct wsip_server *s);
+/* Starts workers without signal handling (tests): returns once listening. */
+int wsip_server_start(struct wsip_server *s);
+void wsip_server_join(struct wsip_server *s);
+
+/* Current thread's worker, NULL on other threads. */
+struct wsip_worker *wsip_worker_self(void);
+
+/* -------------------------------------------------------- connections */
+
+/* Where a SIP message came from, and how to answer it. */
+struct wsip_source {
+    enum wsip_listen_kind kind;
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    struct wsip_worker *worker;
+    uv_udp_t *udp;          /* datagram: the socket it arrived on */
+    struct wsip_conn *conn; /* stream/ws: the connection */
+    wsip_flow_token flow;
+};
+
+/* Sends a SIP message back the way src came (same socket or connection). */
+int wsip_source_reply(const struct wsip_source *src, const struct iovec *iov, int iovcnt);
+
+/* Entry points of every received SIP message (transport-independent):
+ * - bytes: parse with the transport's framing, then as below;
+ * - msg: a parsed message (the transport framed it already);
+ * - bad: the bytes could not be framed or parsed; answer with err->status
+ *   when enough of the request can be read to address a response. */
+void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t len,
+                         enum wsip_framing framing);
+void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m);
+void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
+                       const struct wsip_sip_err *err);
+
+/* Helpers used across transport files. */
+void wsip_addr_str(const struct sockaddr *sa, char *out, size_t cap);
+uint64_t wsip_now_ms(void);
+
+/* Stream connections (TCP, TLS, WS, WSS, plain HTTP on the WS port). */
+int wsip_conn_accept(struct wsip_worker *w, uv_stream_t *server, enum wsip_listen_kind kind);
+int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt);
+struct wsip_conn *wsip_conn_lookup(struct wsip_worker *w, wsip_flow_token t);
+void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why);
+wsip_flow_token wsip_conn_flow(const struct wsip_conn *c);
+void wsip_worker_close_all(struct wsip_worker *w, uint16_t ws_code);
+
+/* UDP. */
+int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec);
+int wsip_udp_send(uv_udp_t *udp, const struct sockaddr *to, const struct iovec *iov, int iovcnt);
+
+/* Per-IP limits (connections, handshakes per second). */
+bool wsip_ip_acquire(struct wsip_server *s, const struct sockaddr *sa);
+void wsip_ip_release(struct wsip_server *s, const struct sockaddr *sa);
+bool wsip_ip_handshake_ok(struct wsip_server *s, const struct sockaddr *sa);
+
+#endif

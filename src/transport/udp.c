@@ -1,0 +1,140 @@
+/* UDP: one datagram is one SIP message (RFC 3261 sec 18.3). Each worker has
+ * its own SO_REUSEPORT socket per UDP listen address, read with recvmmsg. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "transport/transport.h"
+#include "wsip/log.h"
+
+/* recvmmsg fills up to this many 64 KiB slots per system call */
+#define UDP_SLOTS   16
+#define UDP_SLOT_SZ (64 * 1024)
+
+struct udp_listener {
+    uv_udp_t udp;
+    struct wsip_worker *w;
+    bool busy; /* rx is lent to libuv */
+    char *rx;
+};
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    struct udp_listener *l = h->data;
+    (void)suggested;
+    if (l->busy) {
+        *b = uv_buf_init(NULL, 0);
+        return;
+    }
+    l->busy = true;
+    *b = uv_buf_init(l->rx, UDP_SLOTS * UDP_SLOT_SZ);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                     unsigned flags)
+{
+    struct udp_listener *l = h->data;
+    if (flags & UV_UDP_MMSG_FREE) {
+        l->busy = false;
+        return;
+    }
+    if (!(flags & UV_UDP_MMSG_CHUNK))
+        l->busy = false; /* a plain recvmsg read: the buffer comes back now */
+    if (n <= 0 || !from)
+        return;
+    struct wsip_source src = {.kind = WSIP_LISTEN_UDP, .worker = l->w, .udp = h};
+    size_t alen =
+        from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    memcpy(&src.peer, from, alen);
+    src.peerlen = (socklen_t)alen;
+    if (flags & UV_UDP_PARTIAL) {
+        /* larger than the buffer: answer 513 from what arrived */
+        struct wsip_sip_err err = {513, "Message Too Large"};
+        wsip_dispatch_bad(&src, b->base, (size_t)n, &err);
+        return;
+    }
+    if ((size_t)n > l->w->srv->opt.max_udp_message) {
+        struct wsip_sip_err err = {513, "Message Too Large"};
+        wsip_dispatch_bad(&src, b->base, (size_t)n, &err);
+        return;
+    }
+    /* a lone CRLF or CRLFCRLF datagram is a keepalive (RFC 5626 sec 3.5.1
+     * uses STUN on UDP; CRLF probes are common and harmless): ignore */
+    if (wsip_stream_skip_crlf(b->base, (size_t)n) == (size_t)n)
+        return;
+    wsip_dispatch_bytes(&src, b->base, (size_t)n, WSIP_FRAMING_DATAGRAM);
+}
+
+static void udp_free(uv_handle_t *h)
+{
+    struct udp_listener *l = h->data;
+    free(l->rx);
+    free(l);
+}
+
+int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec)
+{
+    int fd = socket(spec->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (spec->addr.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    struct udp_listener *l = calloc(1, sizeof(*l));
+    char *rx = malloc(UDP_SLOTS * UDP_SLOT_SZ);
+    if (!l || !rx) {
+        free(l);
+        free(rx);
+        close(fd);
+        return -ENOMEM;
+    }
+    l->w = w;
+    l->rx = rx;
+    /* AF_UNSPEC: no socket of its own, ours comes through uv_udp_open */
+    int rc = uv_udp_init_ex(&w->loop, &l->udp, AF_UNSPEC | UV_UDP_RECVMMSG);
+    if (rc != 0) {
+        free(rx);
+        free(l);
+        close(fd);
+        return rc;
+    }
+    l->udp.data = l;
+    w->listeners[w->nlisteners++] = (uv_handle_t *)&l->udp;
+    rc = uv_udp_open(&l->udp, fd);
+    if (rc == 0)
+        rc = uv_udp_recv_start(&l->udp, udp_alloc, udp_recv);
+    return rc;
+}
+
+void wsip__udp_close(uv_handle_t *h);
+void wsip__udp_close(uv_handle_t *h)
+{
+    uv_close(h, udp_free);
+}
+
+int wsip_udp_send(uv_udp_t *udp, const struct sockaddr *to, const struct iovec *iov, int iovcnt)
+{
+    /* datagrams go out at once or not at all: no queue, no copy */
+    struct msghdr mh = {0};
+    mh.msg_name = (void *)(uintptr_t)to;
+    mh.msg_namelen =
+        to->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    mh.msg_iov = (struct iovec *)(uintptr_t)iov;
+    mh.msg_iovlen = (size_t)iovcnt;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)udp, &fd) != 0)
+        return -1;
+    ssize_t n;
+    do {
+        n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -1 : 0;
+}

@@ -1,0 +1,285 @@
+/* Worker threads: one libuv loop each, a hand-off queue woken by uv_async,
+ * and the connection table that gives flow tokens their meaning. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stdio.h>
+
+#include "transport/transport.h"
+#include "wsip/log.h"
+
+#define SLOTS_INITIAL 1024
+
+static _Thread_local struct wsip_worker *current_worker;
+
+void wsip__udp_close(uv_handle_t *h);
+
+struct wsip_worker *wsip_worker_self(void)
+{
+    return current_worker;
+}
+
+/* ------------------------------------------------------------ hand-off */
+
+static void run_queue(uv_async_t *a)
+{
+    struct wsip_worker *w = a->data;
+    pthread_mutex_lock(&w->qlock);
+    struct wsip_task *t = w->qhead;
+    w->qhead = w->qtail = NULL;
+    pthread_mutex_unlock(&w->qlock);
+    while (t) {
+        struct wsip_task *next = t->next;
+        t->fn(w, t);
+        t = next;
+    }
+}
+
+int wsip_worker_post(struct wsip_worker *w, struct wsip_task *t)
+{
+    t->next = NULL;
+    pthread_mutex_lock(&w->qlock);
+    if (w->closed) {
+        pthread_mutex_unlock(&w->qlock);
+        return -1;
+    }
+    if (w->qtail)
+        w->qtail->next = t;
+    else
+        w->qhead = t;
+    w->qtail = t;
+    pthread_mutex_unlock(&w->qlock);
+    uv_async_send(&w->wake);
+    return 0;
+}
+
+/* ---------------------------------------------------------- flow table */
+
+static int slots_grow(struct wsip_worker *w)
+{
+    uint32_t n = w->nslots ? w->nslots * 2 : SLOTS_INITIAL;
+    if (n > 0xffffff)
+        return -1; /* the token has 24 bits for the slot */
+    struct wsip_slot *s = realloc(w->slots, n * sizeof(*s));
+    if (!s)
+        return -1;
+    for (uint32_t i = w->nslots; i < n; i++) {
+        s[i].conn = NULL;
+        s[i].gen = 1;
+        s[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
+    }
+    w->free_head = w->nslots;
+    w->slots = s;
+    w->nslots = n;
+    return 0;
+}
+
+int wsip__slot_alloc(struct wsip_worker *w, struct wsip_conn *c, uint32_t *slot, uint32_t *gen);
+void wsip__slot_free(struct wsip_worker *w, uint32_t slot);
+
+int wsip__slot_alloc(struct wsip_worker *w, struct wsip_conn *c, uint32_t *slot, uint32_t *gen)
+{
+    if (w->free_head == UINT32_MAX && slots_grow(w) < 0)
+        return -1;
+    uint32_t i = w->free_head;
+    w->free_head = w->slots[i].next_free;
+    w->slots[i].conn = c;
+    *slot = i;
+    *gen = w->slots[i].gen;
+    return 0;
+}
+
+void wsip__slot_free(struct wsip_worker *w, uint32_t slot)
+{
+    struct wsip_slot *s = &w->slots[slot];
+    s->conn = NULL;
+    /* a new generation: tokens naming the old connection are now stale */
+    if (++s->gen == 0)
+        s->gen = 1;
+    s->next_free = w->free_head;
+    w->free_head = slot;
+}
+
+struct wsip_conn *wsip_conn_lookup(struct wsip_worker *w, wsip_flow_token t)
+{
+    uint32_t slot = wsip_flow_slot(t);
+    if (wsip_flow_worker(t) != w->id || slot >= w->nslots)
+        return NULL;
+    struct wsip_slot *s = &w->slots[slot];
+    return s->conn && s->gen == wsip_flow_gen(t) ? s->conn : NULL;
+}
+
+/* --------------------------------------------------------- flow send */
+
+struct send_task {
+    struct wsip_task task;
+    wsip_flow_token token;
+    wsip_flow_done_fn done;
+    void *arg;
+    size_t len;
+    char data[];
+};
+
+static void send_on_owner(struct wsip_worker *w, struct wsip_task *t)
+{
+    struct send_task *st = (struct send_task *)t;
+    struct wsip_conn *c = wsip_conn_lookup(w, st->token);
+    int status = -1;
+    if (c) {
+        struct iovec iov = {st->data, st->len};
+        status = wsip_conn_send(c, &iov, 1);
+    } else {
+        atomic_fetch_add(&w->srv->ctr.stale_flows, 1);
+    }
+    if (st->done)
+        st->done(st->token, status, st->arg);
+    free(st);
+}
+
+int wsip_flow_send(struct wsip_server *s, wsip_flow_token token, const void *data, size_t len,
+                   wsip_flow_done_fn done, void *arg)
+{
+    unsigned wid = wsip_flow_worker(token);
+    if (wid >= s->nworkers)
+        return -1;
+    struct wsip_worker *owner = &s->workers[wid];
+    struct send_task *st = malloc(sizeof(*st) + len);
+    if (!st)
+        return -1;
+    st->task.fn = send_on_owner;
+    st->token = token;
+    st->done = done;
+    st->arg = arg;
+    st->len = len;
+    memcpy(st->data, data, len);
+    if (owner == wsip_worker_self()) {
+        send_on_owner(owner, &st->task);
+        return 0;
+    }
+    atomic_fetch_add(&s->ctr.handoffs, 1);
+    if (wsip_worker_post(owner, &st->task) < 0) {
+        free(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int wsip__worker_init(struct wsip_worker *w, struct wsip_server *s, unsigned id);
+void wsip__worker_free(struct wsip_worker *w);
+int wsip__worker_start(struct wsip_worker *w);
+void wsip__worker_begin_shutdown(struct wsip_worker *w);
+
+int wsip__worker_init(struct wsip_worker *w, struct wsip_server *s, unsigned id)
+{
+    memset(w, 0, sizeof(*w));
+    w->srv = s;
+    w->id = id;
+    w->free_head = UINT32_MAX;
+    if (uv_loop_init(&w->loop) != 0)
+        return -1;
+    w->loop.data = w;
+    pthread_mutex_init(&w->qlock, NULL);
+    if (uv_async_init(&w->loop, &w->wake, run_queue) != 0)
+        return -1;
+    w->wake.data = w;
+    if (slots_grow(w) < 0)
+        return -1;
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void close_listeners(struct wsip_worker *w)
+{
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        uv_handle_t *h = w->listeners[i];
+        if (uv_is_closing(h))
+            continue;
+        if (h->type == UV_UDP)
+            wsip__udp_close(h);
+        else
+            uv_close(h, (uv_close_cb)free);
+    }
+    w->nlisteners = 0;
+}
+
+void wsip__worker_free(struct wsip_worker *w)
+{
+    /* every handle left (a failed start) is closed before the loop goes */
+    close_listeners(w);
+    uv_walk(&w->loop, close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    pthread_mutex_destroy(&w->qlock);
+    free(w->slots);
+    wsip_buf_unref(w->rxbuf);
+    free(w->tls_scratch);
+}
+
+static void worker_main(void *arg)
+{
+    struct wsip_worker *w = arg;
+    current_worker = w;
+    char tag[16];
+    snprintf(tag, sizeof(tag), "w%u", w->id);
+    wsip_log_set_thread_tag(tag);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* late tasks find no connection (stale) and free themselves */
+    pthread_mutex_lock(&w->qlock);
+    w->closed = true;
+    pthread_mutex_unlock(&w->qlock);
+    run_queue(&w->wake);
+    current_worker = NULL;
+}
+
+int wsip__worker_start(struct wsip_worker *w)
+{
+    return uv_thread_create(&w->thread, worker_main, w) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------- shutdown */
+
+static void drain_timeout(uv_timer_t *t)
+{
+    struct wsip_worker *w = t->data;
+    /* peers that did not finish their close handshake in time */
+    wsip_worker_close_all(w, 0);
+    uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+static void shutdown_task(struct wsip_worker *w, struct wsip_task *t)
+{
+    free(t);
+    close_listeners(w);
+    /* WS peers get 1001 Going Away, streams a FIN after their queue */
+    wsip_worker_close_all(w, 1001);
+    uv_timer_t *timer = malloc(sizeof(*timer));
+    if (timer) {
+        uv_timer_init(&w->loop, timer);
+        timer->data = w;
+        uv_timer_start(timer, drain_timeout, w->srv->opt.shutdown_drain_ms, 0);
+        uv_unref((uv_handle_t *)timer);
+    }
+    pthread_mutex_lock(&w->qlock);
+    w->stopping = true;
+    pthread_mutex_unlock(&w->qlock);
+    /* the loop ends once the last connection is gone */
+    uv_unref((uv_handle_t *)&w->wake);
+}
+
+void wsip__worker_begin_shutdown(struct wsip_worker *w)
+{
+    struct wsip_task *t = malloc(sizeof(*t));
+    if (!t)
+        return;
+    t->fn = shutdown_task;
+    wsip_worker_post(w, t);
+}
