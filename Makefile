@@ -10,8 +10,12 @@ CMAKE_COMMON = -DWSIP_CORPUS_DIR=$(CORPUS)
 
 .PHONY: run check build asan fuzz fuzz-build bench format format-check clean deps-build deps-check
 
+# Starts wsip on its embedded defaults (loopback only) in the foreground;
+# Ctrl-C stops it. Extra options: make run ARGS='--set log.level=debug'.
+ARGS ?=
 run: deps-build build
-	./build/wsip --help
+	@mkdir -p var
+	./build/wsip serve $(ARGS)
 
 check: deps-check
 	@bash scripts/check.sh

@@ -89,61 +89,74 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
     return 0;
 }
 
+/* What SIGHUP needs to read the configuration again. */
+struct reload_state {
+    struct wsip_config_args *args;
+    struct wsip_config *cur;
+};
+
+/* SIGHUP: the file and command line again; directives that can change at
+ * run time (log.*, tls.certificate, tls.private_key) take effect, the rest
+ * keep their running value until a restart (wsip_config_keep_fixed). */
+static void reload(struct wsip_server *s, void *arg)
+{
+    struct reload_state *rs = arg;
+    struct wsip_config next;
+    struct wsip_config_err cerr = {0}, notes = {0};
+    if (wsip_config_args_load(&next, rs->args, &cerr) < 0) {
+        for (unsigned i = 0; i < cerr.count && i < WSIP_CONFIG_ERR_MAX; i++)
+            wsip_log_error(NULL, "reload: %s:%u: %s", cerr.e[i].file, cerr.e[i].line,
+                           cerr.e[i].msg);
+        wsip_log_error(NULL, "SIGHUP: configuration not reloaded");
+        wsip_config_free(&next);
+        wsip_log_reopen();
+        return;
+    }
+    wsip_config_keep_fixed(&next, rs->cur, &notes);
+    for (unsigned i = 0; i < notes.count && i < WSIP_CONFIG_ERR_MAX; i++)
+        wsip_log_warn(NULL, "reload: %s", notes.e[i].msg);
+    wsip_log_set_level(next.log.level);
+    if (strcmp(next.log.file, rs->cur->log.file) != 0)
+        wsip_log_open(next.log.file);
+    else
+        wsip_log_reopen();
+    copy_str(s->opt.tls_cert, sizeof(s->opt.tls_cert), next.tls.certificate);
+    copy_str(s->opt.tls_key, sizeof(s->opt.tls_key), next.tls.private_key);
+    wsip_server_reload_tls(s);
+    wsip_config_free(rs->cur);
+    *rs->cur = next;
+    wsip_log_info(NULL, "SIGHUP: configuration reloaded");
+}
+
 int wsip_cmd_serve(int argc, char **argv)
 {
     struct wsip_config cfg;
     struct wsip_config_err cerr = {0};
-    const char *file = NULL;
-    bool listen_set = false;
+    struct wsip_config_args args = {0};
     int rc = 1;
 
-    if (wsip_config_init(&cfg) < 0) {
-        fprintf(stderr, "wsip: out of memory\n");
-        return 1;
-    }
-    /* the file first, then the command line over it */
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "-c") && i + 1 < argc)
-            file = argv[i + 1];
-    if (file && wsip_config_load_file(&cfg, file, &cerr) < 0)
-        goto bad_config;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int r = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+    /* -c FILE, --listen, --domain, --db, --set and --KEY=VALUE */
+    for (int i = 0; i < argc;) {
+        int took = wsip_config_args_take(&args, argc, argv, &i, &cerr);
+        if (took < 0) {
+            wsip_config_err_print(&cerr, stderr);
+            wsip_config_args_free(&args);
+            return 1;
+        }
+        if (took > 0)
+            continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
-            wsip_config_free(&cfg);
+            wsip_config_args_free(&args);
             return 0;
         }
-        if (!v) {
-            fprintf(stderr, "wsip serve: %s needs a value\n", a);
-            usage(stderr);
-            goto out;
-        }
-        if (!strcmp(a, "-c")) {
-            /* done above */
-        } else if (!strcmp(a, "--listen")) {
-            if (!listen_set)
-                r = wsip_config_set_kv(&cfg, "listen", "[]", &cerr);
-            listen_set = true;
-            if (r == 0)
-                r = wsip_config_append(&cfg, "listen", v, &cerr);
-        } else if (!strcmp(a, "--domain")) {
-            r = wsip_config_append(&cfg, "domains", v, &cerr);
-        } else if (!strcmp(a, "--db")) {
-            r = wsip_config_set_kv(&cfg, "db", v, &cerr);
-        } else if (!strcmp(a, "--set")) {
-            r = wsip_config_set(&cfg, v, &cerr);
-        } else {
-            fprintf(stderr, "wsip serve: unknown option %s\n", a);
-            usage(stderr);
-            goto out;
-        }
-        if (r < 0)
-            goto bad_config;
-        i++;
+        fprintf(stderr, "wsip serve: unknown option %s\n", argv[i]);
+        usage(stderr);
+        wsip_config_args_free(&args);
+        return 1;
     }
-    if (wsip_config_validate(&cfg, &cerr) < 0)
+    int loaded = wsip_config_args_load(&cfg, &args, &cerr);
+    if (loaded < 0)
         goto bad_config;
 
     wsip_log_set_level(cfg.log.level);
@@ -166,6 +179,9 @@ int wsip_cmd_serve(int argc, char **argv)
         wsip_server_free(&srv);
         goto out;
     }
+    struct reload_state rs = {.args = &args, .cur = &cfg};
+    srv.reload = reload;
+    srv.reload_arg = &rs;
     wsip_log_info(NULL, "wsip %s: %u workers", WSIP_VERSION, srv.nworkers);
     for (unsigned i = 0; i < opts.nlisten; i++) {
         const struct wsip_listen_spec *l = &opts.listen[i];
@@ -183,6 +199,7 @@ int wsip_cmd_serve(int argc, char **argv)
 bad_config:
     wsip_config_err_print(&cerr, stderr);
 out:
+    wsip_config_args_free(&args);
     wsip_config_free(&cfg);
     wsip_log_close();
     return rc;

@@ -512,6 +512,8 @@ static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     if (rc == WSIP_HTTP_BAD) {
+        conn_log(c, WSIP_LOG_INFO, "HTTP request refused: %u %s", err.status,
+                 err.detail ? err.detail : err.reason);
         wsip_http_error_response(&out, err.status, err.reason, NULL, err.detail, false);
         http_reply(c, &out);
         wsip_conn_close(c, 0, err.detail ? err.detail : err.reason);
@@ -535,6 +537,7 @@ static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
         wsip_ws_handshake_response(&d, &out);
         http_reply(c, &out);
         if (d.status != 101) {
+            conn_log(c, WSIP_LOG_INFO, "WebSocket handshake refused: %u %s", d.status, d.detail);
             wsip_conn_close(c, 0, d.detail);
             return len;
         }

@@ -368,19 +368,30 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
     return listen_all(s, err, errlen);
 }
 
+int wsip_server_reload_tls(struct wsip_server *s)
+{
+    if (!s->tls)
+        return 0;
+    struct wsip_tls_err terr = {{0}};
+    if (wsip_tls_ctx_reload(s->tls, s->opt.tls_cert, s->opt.tls_key, &terr) < 0) {
+        wsip_log(WSIP_LOG_ERROR, NULL, "TLS reload failed, keeping the old certificate: %s",
+                 terr.msg);
+        return -1;
+    }
+    wsip_log(WSIP_LOG_INFO, NULL, "TLS certificate reloaded from %s", s->opt.tls_cert);
+    return 0;
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct wsip_server *s = h->data;
     if (signum == SIGHUP) {
-        wsip_log_reopen();
-        if (s->tls) {
-            struct wsip_tls_err terr = {{0}};
-            if (wsip_tls_ctx_reload(s->tls, s->opt.tls_cert, s->opt.tls_key, &terr) < 0)
-                wsip_log(WSIP_LOG_ERROR, NULL, "TLS reload failed: %s", terr.msg);
-            else
-                wsip_log(WSIP_LOG_INFO, NULL, "TLS certificate reloaded");
+        if (s->reload) {
+            s->reload(s, s->reload_arg);
+            return;
         }
-        wsip_log(WSIP_LOG_INFO, NULL, "SIGHUP: log reopened");
+        wsip_log_reopen();
+        wsip_server_reload_tls(s);
         return;
     }
     wsip_log(WSIP_LOG_INFO, NULL, "signal %d: shutting down", signum);

@@ -175,6 +175,10 @@ struct wsip_server {
     pthread_mutex_t iplock;
     struct ip_entry *iptable[1024];
     uint64_t start_ms;
+    /* SIGHUP: called on the main thread (re-reads the configuration); when
+     * NULL, the log is reopened and the TLS certificate reloaded as is */
+    void (*reload)(struct wsip_server *s, void *arg);
+    void *reload_arg;
 };
 
 int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, char *err,
@@ -183,6 +187,8 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
 int wsip_server_run(struct wsip_server *s);
 void wsip_server_stop(struct wsip_server *s); /* thread-safe */
 void wsip_server_free(struct wsip_server *s);
+/* Reloads the TLS certificate and key from s->opt (main thread). */
+int wsip_server_reload_tls(struct wsip_server *s);
 /* Starts workers without signal handling (tests): returns once listening. */
 int wsip_server_start(struct wsip_server *s);
 void wsip_server_join(struct wsip_server *s);
