@@ -12,17 +12,18 @@ fail=0
 run_config() {
     local name=$1 dir=$2; shift 2
     echo "=== [$name] configure + build ($dir)"
-    if ! cmake -S . -B "$dir" -DWSIP_CORPUS_DIR="$corpus" "$@" >"$dir.configure.log" 2>&1; then
-        cat "$dir.configure.log"; result[$name]="configure failed"; fail=1; return
+    mkdir -p "$dir"
+    if ! cmake -S . -B "$dir" -DWSIP_CORPUS_DIR="$corpus" "$@" >"$dir/configure.log" 2>&1; then
+        cat "$dir/configure.log"; result[$name]="configure failed"; fail=1; return
     fi
     if ! cmake --build "$dir" -j "$jobs"; then
         result[$name]="build failed"; fail=1; return
     fi
     echo "=== [$name] tests"
-    if ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 2>&1 | tee "$dir.ctest.log"; then
-        result[$name]=$(grep -E 'tests passed' "$dir.ctest.log" | tail -1)
+    if ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 2>&1 | tee "$dir/ctest.log"; then
+        result[$name]=$(grep -E 'tests passed' "$dir/ctest.log" | tail -1)
     else
-        result[$name]="FAILED: $(grep -E 'tests passed|tests failed' "$dir.ctest.log" | tail -1)"
+        result[$name]="FAILED: $(grep -E 'tests passed|tests failed' "$dir/ctest.log" | tail -1)"
         fail=1
     fi
 }

@@ -15,6 +15,8 @@ static void usage(FILE *f)
             "  parse FILE... | -   parse each file as one SIP message (datagram framing),\n"
             "                      validate it as a receiving proxy would, print one JSON\n"
             "                      object per file; exit 1 if any file is bad\n"
+            "  bench MODE [opts]   SIP load generator over WS, WSS, UDP, TCP, TLS; modes\n"
+            "                      connect and options (wsip bench --help)\n"
             "  help                this text\n"
             "  version             print the version\n"
             "\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
         return wsip_cmd_check_config(argc - 2, argv + 2);
     if (!strcmp(cmd, "cert"))
         return wsip_cmd_cert(argc - 2, argv + 2);
+    if (!strcmp(cmd, "bench"))
+        return wsip_cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "wsip: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
