@@ -58,25 +58,34 @@ static int seq_len(const uint8_t *p, size_t n)
     return len;
 }
 
+/* Index of the first non-ASCII byte at or after i, or n: 32 bytes per step
+ * while the text is plain ASCII, then 8, then the last few one by one. */
+static size_t skip_ascii(const uint8_t *p, size_t i, size_t n)
+{
+    for (; n - i >= 32; i += 32) {
+        uint64_t a, b, c, d;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 8, 8);
+        memcpy(&c, p + i + 16, 8);
+        memcpy(&d, p + i + 24, 8);
+        if ((a | b | c | d) & HIGH_BITS)
+            break;
+    }
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & HIGH_BITS)
+            return i + first_high(w & HIGH_BITS);
+    }
+    while (i < n && p[i] < 0x80)
+        i++;
+    return i;
+}
+
 int wsip_utf8_prefix(const uint8_t *p, size_t n, size_t *complete)
 {
     size_t i = 0;
-    while (i < n) {
-        uint64_t w = 0;
-        while (n - i >= 8) {
-            memcpy(&w, p + i, 8);
-            if (w & HIGH_BITS)
-                break;
-            i += 8;
-        }
-        if (n - i >= 8) {
-            i += first_high(w & HIGH_BITS);
-        } else {
-            while (i < n && p[i] < 0x80) /* the short tail */
-                i++;
-            if (i == n)
-                break;
-        }
+    while ((i = skip_ascii(p, i, n)) < n) {
         /* a non-ASCII run: decode until the next ASCII byte */
         do {
             int l = seq_len(p + i, n - i);

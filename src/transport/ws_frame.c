@@ -67,6 +67,15 @@ void wsip_ws_mask(uint8_t *p, size_t n, const uint8_t key[4])
 {
     uint64_t k = key_word(key);
     size_t i = 0;
+    for (; n - i >= 32; i += 32) { /* four independent words per step */
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        w[0] ^= k;
+        w[1] ^= k;
+        w[2] ^= k;
+        w[3] ^= k;
+        memcpy(p + i, w, 32);
+    }
     for (; n - i >= 8; i += 8) {
         uint64_t w;
         memcpy(&w, p + i, 8);
@@ -81,6 +90,15 @@ void wsip_ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t n, const uint8_t
 {
     uint64_t k = key_word(key);
     size_t i = 0;
+    for (; n - i >= 32; i += 32) {
+        uint64_t w[4];
+        memcpy(w, src + i, 32);
+        w[0] ^= k;
+        w[1] ^= k;
+        w[2] ^= k;
+        w[3] ^= k;
+        memcpy(dst + i, w, 32);
+    }
     for (; n - i >= 8; i += 8) {
         uint64_t w;
         memcpy(&w, src + i, 8);
