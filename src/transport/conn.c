@@ -110,6 +110,7 @@ static void close_now(struct wsip_conn *c)
     struct wsip_worker *w = c->w;
     wsip__slot_free(w, c->slot);
     w->nconns--;
+    wsip_worker_note_close(w);
     atomic_fetch_sub(&w->srv->ctr.conns_open, 1);
     if (c->ip_counted)
         wsip_ip_release(w->srv, (const struct sockaddr *)&c->peer);

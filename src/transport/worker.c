@@ -1,6 +1,7 @@
 /* Worker threads: one libuv loop each, a hand-off queue woken by uv_async,
  * and the connection table that gives flow tokens their meaning. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,14 +188,37 @@ int wsip__worker_init(struct wsip_worker *w, struct wsip_server *s, unsigned id)
     w->wake.data = w;
     if (slots_grow(w) < 0)
         return -1;
+    uv_timer_init(&w->loop, &w->trim_timer);
+    w->trim_timer.data = w;
+    uv_unref((uv_handle_t *)&w->trim_timer);
     return 0;
+}
+
+#define TRIM_AFTER_CLOSES 256
+#define TRIM_DELAY_MS     2000
+
+static void trim_now(uv_timer_t *t)
+{
+    struct wsip_worker *w = t->data;
+    w->closes_since_trim = 0;
+    malloc_trim(0);
+}
+
+void wsip_worker_note_close(struct wsip_worker *w)
+{
+    /* the timer restarts on every close: it fires when the burst is over */
+    if (++w->closes_since_trim >= TRIM_AFTER_CLOSES)
+        uv_timer_start(&w->trim_timer, trim_now, TRIM_DELAY_MS, 0);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
-    (void)arg;
+    /* the shutdown drain timer (data == the worker) is malloc'd: when the
+     * loop ended before it fired, it is freed here */
+    struct wsip_worker *w = arg;
+    bool drain = h->type == UV_TIMER && h->data == w && h != (uv_handle_t *)&w->trim_timer;
     if (!uv_is_closing(h))
-        uv_close(h, NULL);
+        uv_close(h, drain ? (uv_close_cb)free : NULL);
 }
 
 static void close_listeners(struct wsip_worker *w)
@@ -215,7 +239,7 @@ void wsip__worker_free(struct wsip_worker *w)
 {
     /* every handle left (a failed start) is closed before the loop goes */
     close_listeners(w);
-    uv_walk(&w->loop, close_walk, NULL);
+    uv_walk(&w->loop, close_walk, w);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
     pthread_mutex_destroy(&w->qlock);

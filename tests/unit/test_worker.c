@@ -26,8 +26,12 @@ static uint16_t free_port(void)
     return ntohs(a.sin_port);
 }
 
+static _Atomic int done_calls;
+
 static void start_server(void)
 {
+    /* tests may share one process (CK_FORK=no): start from zero */
+    atomic_store(&done_calls, 0);
     struct wsip_server_opts o;
     wsip_server_opts_default(&o);
     o.workers = 2;
@@ -95,7 +99,6 @@ static wsip_flow_token find_flow(void)
 }
 
 static _Atomic int done_status = 99;
-static _Atomic int done_calls;
 static _Atomic unsigned done_on_worker = 99;
 
 static void on_done(wsip_flow_token t, int status, void *arg)
