@@ -42,8 +42,8 @@ enum wsip_method wsip_method_from_str(struct wsip_str s)
     if (s.len < 3 || s.len > 9)
         return WSIP_METHOD_OTHER;
     for (unsigned i = 1; i < sizeof(method_names) / sizeof(method_names[0]); i++)
-        if (method_names[i][0] == s.p[0] && strncmp(method_names[i], s.p, s.len) == 0 &&
-            method_names[i][s.len] == '\0')
+        if (method_names[i][0] == s.p[0] && strlen(method_names[i]) == s.len &&
+            memcmp(method_names[i], s.p, s.len) == 0)
             return (enum wsip_method)i;
     return WSIP_METHOD_OTHER;
 }
