@@ -1,4 +1,5 @@
 /* wsip serve: load the configuration, start the workers, run until a signal. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +174,14 @@ int wsip_cmd_serve(int argc, char **argv)
         fprintf(stderr, "wsip: %s\n", err);
         goto out;
     }
+    /* Until wsip_server_run has its handlers in place, a SIGHUP or SIGTERM
+     * would kill the process (default action): hold them back. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     static struct wsip_server srv;
     if (wsip_server_init(&srv, &opts, err, sizeof(err)) < 0) {
         fprintf(stderr, "wsip: %s\n", err);

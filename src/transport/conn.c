@@ -806,7 +806,9 @@ static void on_tick(uv_timer_t *t)
             wsip_conn_close(c, 0, "no request");
         return;
     case ST_SIP:
-        if (idle >= o->tcp_idle_timeout_ms)
+        if (c->tls && !wsip_tls_handshake_done(c->tls) && idle >= HANDSHAKE_MS)
+            wsip_conn_close(c, 0, "TLS handshake not completed");
+        else if (idle >= o->tcp_idle_timeout_ms)
             wsip_conn_close(c, 0, "idle timeout");
         return;
     default: return;
@@ -821,6 +823,8 @@ static void start_timer(struct wsip_conn *c)
         every = o->ws_ping_interval_ms < HANDSHAKE_MS ? o->ws_ping_interval_ms : HANDSHAKE_MS;
     else
         every = o->tcp_idle_timeout_ms / 4 ? o->tcp_idle_timeout_ms / 4 : 1;
+    if (wsip_listen_kind_secure(c->kind) && every > HANDSHAKE_MS / 2)
+        every = HANDSHAKE_MS / 2; /* a stalled TLS handshake is cut off in time */
     if (every == 0)
         every = 1;
     uv_timer_start(&c->timer, on_tick, every, every);

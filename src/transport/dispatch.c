@@ -192,6 +192,102 @@ void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t le
     wsip_msg_unref(m);
 }
 
+/* Appends "Name: value" with folds turned into spaces; -1 when the value
+ * holds a control character (nothing we would echo). */
+static int copy_line(struct wsip_sbuf *out, const char *name, const char *v, const char *e)
+{
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    wsip_sbuf_puts(out, name);
+    wsip_sbuf_append(out, ": ", 2);
+    for (const char *q = v; q < e; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '\r' || ch == '\n') {
+            wsip_sbuf_append(out, " ", 1);
+            while (q + 1 < e && (q[1] == '\r' || q[1] == '\n' || q[1] == ' ' || q[1] == '\t'))
+                q++;
+            continue;
+        }
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return -1;
+        wsip_sbuf_append(out, q, 1);
+    }
+    wsip_sbuf_append(out, "\r\n", 2);
+    return 0;
+}
+
+/* An error response for a request whose header values do not even parse:
+ * its Via, From, To, Call-ID and CSeq lines are copied as written (RFC 3261
+ * sec 8.2.6.2 asks for them, not for them to be well formed), a To-tag is
+ * added, and the answer goes back to the source address. */
+static int raw_error_response(const char *p, size_t len, unsigned status, const char *reason,
+                              struct wsip_sbuf *out)
+{
+    const char *end = p + len, *line = p + wsip_stream_skip_crlf(p, len);
+    if (end - line < 4 || memcmp(line, "SIP/", 4) == 0 || memcmp(line, "ACK ", 4) == 0)
+        return -1; /* a response, or an ACK: never answered */
+    const char *nl = memchr(line, '\n', (size_t)(end - line));
+    if (!nl)
+        return -1;
+    struct wsip_sbuf vias, hdrs; /* Vias first in the response, in order */
+    wsip_sbuf_init(&vias);
+    wsip_sbuf_init(&hdrs);
+    unsigned seen = 0; /* bits: Via, From, To, Call-ID, CSeq */
+    int rc = -1;
+    for (line = nl + 1; line < end;) {
+        if (*line == '\r' || *line == '\n')
+            break; /* end of the headers */
+        /* the field runs on over folded lines */
+        const char *e = line;
+        for (;;) {
+            const char *n = memchr(e, '\n', (size_t)(end - e));
+            e = n ? n + 1 : end;
+            if (e < end && (*e == ' ' || *e == '\t'))
+                continue;
+            break;
+        }
+        const char *colon = memchr(line, ':', (size_t)(e - line));
+        if (colon) {
+            const char *ne = colon;
+            while (ne > line && (ne[-1] == ' ' || ne[-1] == '\t'))
+                ne--;
+            enum wsip_hdr_id id = wsip_hdr_id_from_name(wsip_str_make(line, (size_t)(ne - line)));
+            unsigned bit = id == WSIP_HDR_VIA       ? 1u
+                           : id == WSIP_HDR_FROM    ? 2u
+                           : id == WSIP_HDR_TO      ? 4u
+                           : id == WSIP_HDR_CALL_ID ? 8u
+                           : id == WSIP_HDR_CSEQ    ? 16u
+                                                    : 0u;
+            if (bit && (bit == 1u || !(seen & bit))) {
+                if (copy_line(bit == 1u ? &vias : &hdrs, wsip_hdr_name(id), colon + 1, e) < 0)
+                    goto out;
+                if (bit == 4u && !memmem(colon + 1, (size_t)(e - colon - 1), "tag=", 4)) {
+                    /* the To line ended with CRLF: put the tag before it */
+                    char tag[24];
+                    random_tag(tag, sizeof(tag));
+                    hdrs.len -= 2;
+                    wsip_sbuf_printf(&hdrs, ";tag=%s\r\n", tag);
+                }
+                seen |= bit;
+            }
+        }
+        line = e;
+    }
+    if (seen != 31u)
+        goto out;
+    wsip_sbuf_printf(out, "SIP/2.0 %u %s\r\n", status, reason ? reason : "Bad Request");
+    wsip_sbuf_append(out, vias.p, vias.len);
+    wsip_sbuf_append(out, hdrs.p, hdrs.len);
+    wsip_sbuf_puts(out, SERVER_HDR "Content-Length: 0\r\n\r\n");
+    rc = 0;
+out:
+    wsip_sbuf_free(&vias);
+    wsip_sbuf_free(&hdrs);
+    return rc;
+}
+
 void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
                        const struct wsip_sip_err *err)
 {
@@ -211,8 +307,19 @@ void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
     struct wsip_msg *m;
     struct wsip_sip_err e2;
     size_t used;
-    if (wsip_msg_parse(&m, NULL, p, len, WSIP_FRAMING_HEADERS, &lim, &used, &e2) != WSIP_PARSE_OK)
+    if (wsip_msg_parse(&m, NULL, p, len, WSIP_FRAMING_HEADERS, &lim, &used, &e2) != WSIP_PARSE_OK) {
+        /* even the headers do not parse (e.g. an empty Via element): copy
+         * the lines a response needs and answer the source address */
+        struct wsip_sbuf out;
+        wsip_sbuf_init(&out);
+        if (raw_error_response(p, len, err->status, err->reason, &out) == 0 && !out.oom) {
+            struct iovec iov = {out.p, out.len};
+            if (wsip_source_reply(src, &iov, 1) == 0)
+                atomic_fetch_add(&s->ctr.tx_msgs, 1);
+        }
+        wsip_sbuf_free(&out);
         return;
+    }
     if (m->is_request && m->method_id != WSIP_METHOD_ACK && wsip_msg_hdr(m, WSIP_HDR_VIA) &&
         wsip_msg_hdr(m, WSIP_HDR_CALL_ID) && wsip_msg_hdr(m, WSIP_HDR_CSEQ) &&
         wsip_msg_hdr(m, WSIP_HDR_FROM) && wsip_msg_hdr(m, WSIP_HDR_TO))
