@@ -513,9 +513,7 @@ int wsip_msg_parse(struct wsip_msg **msgp, struct wsip_buf *buf, const char *p, 
         }
         m->body = wsip_str_make(ps.p, rest);
         break;
-    case WSIP_FRAMING_HEADERS:
-        m->body = wsip_str_make(ps.p, 0);
-        break;
+    case WSIP_FRAMING_HEADERS: m->body = wsip_str_make(ps.p, 0); break;
     case WSIP_FRAMING_STREAM:
         if (m->clen_bad) {
             rc = fail(&ps, 400, "Bad Content-Length");
