@@ -430,6 +430,16 @@ int wsip_response_build_via(struct wsip_sbuf *out, struct wsip_msg *req, unsigne
                             const char *reason, struct wsip_str to_tag, struct wsip_str top_via,
                             struct wsip_str extra, struct wsip_str body);
 
+/* CANCEL for a pending request (RFC 3261 sec 9.1): same Request-URI,
+ * Call-ID, From, To (no tag) and CSeq number, the top Via only, the Route
+ * set, then extra (whole header lines, e.g. Reason). Returns 0 or -1. */
+int wsip_request_build_cancel(struct wsip_sbuf *out, struct wsip_msg *req, struct wsip_str extra);
+
+/* The ACK a client transaction sends for a non-2xx final response to an
+ * INVITE (RFC 3261 sec 17.1.1.3): as the CANCEL, but with the response's To
+ * (and its tag). Returns 0 or -1 (not an INVITE, or resp not >= 300). */
+int wsip_request_build_ack(struct wsip_sbuf *out, struct wsip_msg *invite, struct wsip_msg *resp);
+
 /* Default reason phrase of a status code ("Not Found"), "" if unknown. */
 const char *wsip_status_reason(unsigned status);
 
