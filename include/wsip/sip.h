@@ -288,6 +288,9 @@ int wsip_msg_parse(struct wsip_msg **msgp, struct wsip_buf *buf, const char *p, 
                    struct wsip_sip_err *err);
 
 struct wsip_msg *wsip_msg_ref(struct wsip_msg *m);
+/* A copy that owns its bytes (a refcounted buffer of its own): for what must
+ * outlive the receive buffer (transactions). NULL when out of memory. */
+struct wsip_msg *wsip_msg_clone(const struct wsip_msg *m);
 void wsip_msg_unref(struct wsip_msg *m);
 
 /* Number of leading CRLF (or bare LF) octets: on a stream these are

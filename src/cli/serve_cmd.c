@@ -69,6 +69,9 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
     o->sip.max_header_line = c->sip.max_header_line;
     o->sip.max_start_line = c->sip.max_start_line;
     o->max_udp_message = c->sip.max_udp_message_size;
+    o->t1_ms = c->sip.t1;
+    o->t2_ms = c->sip.t2;
+    o->t4_ms = c->sip.t4;
     o->ws_max_frame = c->ws.max_frame_size;
     o->ws_max_message = c->ws.max_message_size;
     o->http_max_header = c->http.max_header_size;

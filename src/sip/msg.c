@@ -548,3 +548,29 @@ out:
         wsip_arena_free(arena);
     return rc;
 }
+
+struct wsip_msg *wsip_msg_clone(const struct wsip_msg *m)
+{
+    /* one copy of the bytes, parsed again: every view of the clone points
+     * into its own buffer, so it outlives the receive buffer */
+    struct wsip_buf *b = wsip_buf_from(m->raw.p, m->raw.len);
+    if (!b)
+        return NULL;
+    struct wsip_sip_limits lim;
+    wsip_sip_limits_default(&lim);
+    lim.max_msg_size = m->raw.len + 1;
+    lim.max_headers = m->nhdrs + 1;
+    lim.max_header_line = m->raw.len + 1;
+    lim.max_start_line = m->raw.len + 1;
+    struct wsip_msg *c;
+    size_t used;
+    struct wsip_sip_err err;
+    /* the body was framed already: keep exactly these bytes as the body */
+    int rc = wsip_msg_parse(&c, b, b->data, b->len, WSIP_FRAMING_HEADERS, &lim, &used, &err);
+    wsip_buf_unref(b);
+    if (rc != WSIP_PARSE_OK)
+        return NULL;
+    c->body = wsip_str_make(c->raw.p + (m->body.p - m->raw.p), m->body.len);
+    c->raw.len = m->raw.len;
+    return c;
+}

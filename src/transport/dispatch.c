@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "transport/transport.h"
+#include "txn/txn.h"
 #include "wsip/log.h"
 
 #define ALLOW_HDR  "Allow: OPTIONS\r\n"
@@ -60,8 +61,8 @@ static void random_tag(char *out, size_t cap)
 /* The top Via as the response carries it: received= when the sent-by host
  * is not the source address (RFC 3261 sec 18.2.1), and rport filled in with
  * the source port when the client asked for it (RFC 3581 sec 4). */
-static struct wsip_str stamped_via(const struct wsip_source *src, struct wsip_msg *req, char *buf,
-                                   size_t cap)
+struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip_msg *req,
+                                      char *buf, size_t cap)
 {
     struct wsip_hdr *h = wsip_msg_hdr(req, WSIP_HDR_VIA);
     const struct wsip_via *v = wsip_hdr_via(req, h, NULL);
@@ -114,7 +115,7 @@ static void send_response(const struct wsip_source *src, struct wsip_msg *req, u
     random_tag(tag, sizeof(tag));
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    struct wsip_str top = stamped_via(src, req, via, sizeof(via));
+    struct wsip_str top = wsip_source_stamp_via(src, req, via, sizeof(via));
     if (wsip_response_build_via(&out, req, status, reason, wsip_str_cstr(tag), top,
                                 wsip_str_cstr(extra), WSIP_STR_NULL) == 0 &&
         !out.oom) {
@@ -162,18 +163,26 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
             send_response(src, m, err.status, err.reason, SERVER_HDR);
         return;
     }
-    if (!m->is_request)
-        return; /* no client transactions yet: nothing to match */
-    if (m->method_id == WSIP_METHOD_ACK)
-        return; /* never answered */
-    const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
-    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
-        send_response(src, m, 200, NULL,
-                      ALLOW_HDR "Accept: application/sdp\r\n"
-                                "Supported: path, outbound, gruu\r\n" SERVER_HDR);
+    if (!m->is_request) {
+        /* to its client transaction; an unmatched response is dropped
+         * until the proxy forwards them statelessly (sec 16.7) */
+        wsip_txn_on_response(src, m);
         return;
     }
-    send_response(src, m, 501, NULL, ALLOW_HDR SERVER_HDR);
+    struct wsip_strans *st;
+    if (wsip_txn_on_request(src, m, &st) == 1 || !st)
+        return; /* a retransmission, an ACK, a CANCEL: the layer handled it */
+    const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
+    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
+        wsip_strans_reply(st, 200, NULL,
+                          wsip_str_cstr(ALLOW_HDR "Accept: application/sdp\r\n"
+                                                  "Supported: path, outbound, gruu\r\n" SERVER_HDR),
+                          WSIP_STR_NULL);
+        atomic_fetch_add(&s->ctr.tx_msgs, 1);
+        return;
+    }
+    wsip_strans_reply(st, 501, NULL, wsip_str_cstr(ALLOW_HDR SERVER_HDR), WSIP_STR_NULL);
+    atomic_fetch_add(&s->ctr.tx_msgs, 1);
 }
 
 void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t len,

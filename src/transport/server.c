@@ -156,6 +156,9 @@ void wsip_server_opts_default(struct wsip_server_opts *o)
     snprintf(o->ws_path, sizeof(o->ws_path), "/");
     snprintf(o->http_root, sizeof(o->http_root), "web");
     o->shutdown_drain_ms = 2000;
+    o->t1_ms = 500;
+    o->t2_ms = 4000;
+    o->t4_ms = 5000;
 }
 
 /* -------------------------------------------------------- per-IP limits */

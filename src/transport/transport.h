@@ -71,6 +71,7 @@ struct wsip_server_opts {
     char http_root[512];
     char tls_cert[512], tls_key[512];
     unsigned shutdown_drain_ms;
+    unsigned t1_ms, t2_ms, t4_ms; /* RFC 3261 timers */
 };
 
 void wsip_server_opts_default(struct wsip_server_opts *o);
@@ -164,7 +165,12 @@ struct wsip_worker {
      * keeps it otherwise: 10,000 closed WSS connections left 28 MB) */
     uv_timer_t trim_timer;
     unsigned closes_since_trim;
+
+    struct wsip_txn_table *txn; /* transactions of this worker (txn/txn.h) */
 };
+
+/* The worker's UDP socket for an address family (to send requests from). */
+uv_udp_t *wsip_worker_udp(struct wsip_worker *w, int family);
 
 /* Notes a closed connection; trims the heap once a burst is over. */
 void wsip_worker_note_close(struct wsip_worker *w);
@@ -230,6 +236,11 @@ void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t le
 void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m);
 void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
                        const struct wsip_sip_err *err);
+
+/* The request's top Via as a response carries it (received, rport filled
+ * in: RFC 3261 sec 18.2.1, RFC 3581 sec 4), in buf; empty when unchanged. */
+struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip_msg *req,
+                                      char *buf, size_t cap);
 
 /* Helpers used across transport files. */
 void wsip_addr_str(const struct sockaddr *sa, char *out, size_t cap);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "transport/transport.h"
+#include "txn/txn.h"
 #include "wsip/log.h"
 
 #define SLOTS_INITIAL 1024
@@ -244,6 +245,7 @@ void wsip__worker_free(struct wsip_worker *w)
     uv_loop_close(&w->loop);
     pthread_mutex_destroy(&w->qlock);
     free(w->slots);
+    wsip_txn_table_free(w->txn);
     wsip_buf_unref(w->rxbuf);
     free(w->tls_scratch);
 }
@@ -283,6 +285,7 @@ static void shutdown_task(struct wsip_worker *w, struct wsip_task *t)
 {
     free(t);
     close_listeners(w);
+    wsip_txn_shutdown(w);
     /* WS peers get 1001 Going Away, streams a FIN after their queue */
     wsip_worker_close_all(w, 1001);
     uv_timer_t *timer = malloc(sizeof(*timer));
@@ -306,4 +309,19 @@ void wsip__worker_begin_shutdown(struct wsip_worker *w)
         return;
     t->fn = shutdown_task;
     wsip_worker_post(w, t);
+}
+
+uv_udp_t *wsip_worker_udp(struct wsip_worker *w, int family)
+{
+    for (unsigned i = 0; i < w->nlisteners; i++) {
+        uv_handle_t *h = w->listeners[i];
+        if (h->type != UV_UDP)
+            continue;
+        struct sockaddr_storage a;
+        int len = sizeof(a);
+        if (uv_udp_getsockname((uv_udp_t *)h, (struct sockaddr *)&a, &len) == 0 &&
+            a.ss_family == family)
+            return (uv_udp_t *)h;
+    }
+    return NULL;
 }

@@ -1,0 +1,815 @@
+/* Transaction table, matching (RFC 3261 sec 17.1.3, 17.2.3, 9.2) and the
+ * four state machines (sec 17.1.1, 17.1.2, 17.2.1, 17.2.2). */
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txn/txn.h"
+#include "wsip/log.h"
+
+#define BRANCH_COOKIE "z9hG4bK"
+#define KEY_MAX       512
+
+/* ------------------------------------------------------------ the table */
+
+enum txn_kind { TX_SERVER, TX_CLIENT };
+
+enum txn_state {
+    ST_TRYING,     /* non-INVITE server / client before a response */
+    ST_CALLING,    /* INVITE client before a response */
+    ST_PROCEEDING, /* a provisional response was sent / received */
+    ST_COMPLETED,  /* a final response: absorbing retransmissions */
+    ST_CONFIRMED,  /* INVITE server: the ACK came */
+    ST_TERMINATED,
+};
+
+struct txn {
+    struct txn *hnext; /* hash chain */
+    struct wsip_txn_table *tab;
+    struct wsip_worker *w;
+    enum txn_kind kind;
+    enum txn_state state;
+    bool invite;
+    bool reliable;
+    bool in_table;
+    uint8_t handles; /* open uv handles; freed when 0 after termination */
+    char key[KEY_MAX];
+    uint32_t hash;
+    uv_timer_t retx; /* A, E, G */
+    uv_timer_t life; /* B, D, F, H, I, J, K */
+    unsigned retx_ms;
+    struct wsip_msg *req; /* owned clone (server) / parse of the bytes sent (client) */
+};
+
+struct wsip_strans {
+    struct txn t;
+    struct wsip_target reply_to;
+    char *top_via;         /* the top Via with received / rport, or NULL */
+    struct wsip_sbuf last; /* last response sent, for retransmissions */
+    unsigned last_status;
+    bool cancelled;
+    bool released;
+    wsip_strans_cancel_fn on_cancel;
+    void *cancel_arg;
+};
+
+struct wsip_ctrans {
+    struct txn t;
+    struct wsip_target target;
+    struct wsip_sbuf bytes; /* the request as sent */
+    const struct wsip_ctrans_ops *ops;
+    void *arg;
+    bool got_provisional;
+    bool cancel_wanted;
+    bool ended;
+    struct wsip_sbuf cancel_extra;
+    unsigned final_status;
+};
+
+struct wsip_txn_table {
+    struct txn **buckets;
+    size_t nbuckets, count;
+    struct wsip_txn_stats stats;
+    struct wsip_txn_timers timers;
+};
+
+static uint32_t hash_key(const char *k)
+{
+    uint32_t h = 2166136261u;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 16777619u;
+    return h;
+}
+
+static struct wsip_txn_table *table_of(struct wsip_worker *w)
+{
+    if (w->txn)
+        return w->txn;
+    struct wsip_txn_table *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->nbuckets = 1024;
+    t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    t->timers.t1 = w->srv->opt.t1_ms ? w->srv->opt.t1_ms : 500;
+    t->timers.t2 = w->srv->opt.t2_ms ? w->srv->opt.t2_ms : 4000;
+    t->timers.t4 = w->srv->opt.t4_ms ? w->srv->opt.t4_ms : 5000;
+    w->txn = t;
+    return t;
+}
+
+void wsip_txn_table_free(struct wsip_txn_table *t)
+{
+    /* the worker's loop has closed every timer: what is left is memory */
+    if (!t)
+        return;
+    free(t->buckets);
+    free(t);
+}
+
+static void terminate(struct txn *x);
+
+void wsip_txn_shutdown(struct wsip_worker *w)
+{
+    /* the worker is stopping: pending transactions end now, so their
+     * timers do not hold the loop open */
+    struct wsip_txn_table *tab = w->txn;
+    if (!tab)
+        return;
+    for (size_t i = 0; i < tab->nbuckets; i++) {
+        while (tab->buckets[i]) {
+            struct txn *x = tab->buckets[i];
+            if (x->kind == TX_CLIENT) {
+                struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
+                ct->ops = NULL; /* no callbacks into a TU that is going away */
+            }
+            terminate(x); /* unlinks it */
+        }
+    }
+}
+
+void wsip_txn_stats(struct wsip_worker *w, struct wsip_txn_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (w->txn)
+        *out = w->txn->stats;
+}
+
+static void table_grow(struct wsip_txn_table *tab)
+{
+    size_t n = tab->nbuckets * 2;
+    struct txn **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < tab->nbuckets; i++) {
+        struct txn *x = tab->buckets[i];
+        while (x) {
+            struct txn *next = x->hnext;
+            x->hnext = b[x->hash & (n - 1)];
+            b[x->hash & (n - 1)] = x;
+            x = next;
+        }
+    }
+    free(tab->buckets);
+    tab->buckets = b;
+    tab->nbuckets = n;
+}
+
+static void table_add(struct wsip_txn_table *tab, struct txn *x)
+{
+    if (tab->count >= tab->nbuckets)
+        table_grow(tab);
+    x->hash = hash_key(x->key);
+    struct txn **slot = &tab->buckets[x->hash & (tab->nbuckets - 1)];
+    x->hnext = *slot;
+    *slot = x;
+    x->in_table = true;
+    tab->count++;
+}
+
+static void table_del(struct wsip_txn_table *tab, struct txn *x)
+{
+    if (!x->in_table)
+        return;
+    for (struct txn **pp = &tab->buckets[x->hash & (tab->nbuckets - 1)]; *pp; pp = &(*pp)->hnext)
+        if (*pp == x) {
+            *pp = x->hnext;
+            break;
+        }
+    x->in_table = false;
+    tab->count--;
+}
+
+static struct txn *table_find(struct wsip_txn_table *tab, const char *key, enum txn_kind kind)
+{
+    uint32_t h = hash_key(key);
+    for (struct txn *x = tab->buckets[h & (tab->nbuckets - 1)]; x; x = x->hnext)
+        if (x->hash == h && x->kind == kind && strcmp(x->key, key) == 0)
+            return x;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+/* Server key (sec 17.2.3): branch + sent-by + method, where ACK counts as
+ * INVITE; for RFC 2543 requests (no magic cookie) the identifying fields. */
+static int server_key(struct wsip_msg *m, enum wsip_method method, char *out, size_t cap)
+{
+    const struct wsip_via *v = wsip_msg_top_via(m, NULL);
+    const struct wsip_cseq *cs = wsip_msg_cseq(m, NULL);
+    if (!v || !cs)
+        return -1;
+    if (method == WSIP_METHOD_ACK)
+        method = WSIP_METHOD_INVITE;
+    const char *mname = method == WSIP_METHOD_OTHER ? "" : wsip_method_name(method);
+    int n;
+    if (v->branch.len > 7 && memcmp(v->branch.p, BRANCH_COOKIE, 7) == 0) {
+        n = snprintf(out, cap, "3261|%.*s|%.*s:%u|%s%.*s", (int)v->branch.len, v->branch.p,
+                     (int)v->host.len, v->host.p, v->has_port ? v->port : 0, mname,
+                     method == WSIP_METHOD_OTHER ? (int)cs->method.len : 0, cs->method.p);
+    } else {
+        const struct wsip_addr *from = wsip_msg_from(m, NULL);
+        struct wsip_str cid = wsip_msg_call_id(m);
+        struct wsip_hdr *vh = wsip_msg_hdr(m, WSIP_HDR_VIA);
+        /* sec 17.2.3 fallback; the ACK's To-tag is not compared (simplified) */
+        n = snprintf(out, cap, "2543|%.*s|%.*s|%.*s|%u|%.*s|%s%.*s", (int)m->ruri_str.len,
+                     m->ruri_str.p, from ? (int)from->tag.len : 0, from ? from->tag.p : "",
+                     (int)cid.len, cid.p, cs->num, (int)vh->value.len, vh->value.p, mname,
+                     method == WSIP_METHOD_OTHER ? (int)cs->method.len : 0, cs->method.p);
+    }
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* Client key (sec 17.1.3): our branch + the CSeq method (a CANCEL shares
+ * the INVITE's branch). */
+static int client_key(struct wsip_str branch, struct wsip_str method, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "c|%.*s|%.*s", (int)branch.len, branch.p, (int)method.len, method.p);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+void wsip_txn_branch(struct wsip_worker *w, char out[40])
+{
+    unsigned char r[8];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        memset(r, 0, sizeof(r)); /* the counter below still keeps it unique */
+    static _Thread_local uint64_t counter;
+    counter++;
+    snprintf(out, 40, BRANCH_COOKIE "-%u-%02x%02x%02x%02x%02x%02x%02x%02x%llx", w->id, r[0], r[1],
+             r[2], r[3], r[4], r[5], r[6], r[7], (unsigned long long)(counter & 0xffff));
+}
+
+int wsip_txn_branch_worker(struct wsip_str b)
+{
+    if (b.len < 10 || memcmp(b.p, BRANCH_COOKIE "-", 8) != 0)
+        return -1;
+    unsigned id = 0, digits = 0;
+    for (size_t i = 8; i < b.len && b.p[i] != '-'; i++) {
+        if (b.p[i] < '0' || b.p[i] > '9' || ++digits > 3)
+            return -1;
+        id = id * 10 + (unsigned)(b.p[i] - '0');
+    }
+    return digits ? (int)id : -1;
+}
+
+/* ------------------------------------------------------------- targets */
+
+bool wsip_target_reliable(const struct wsip_target *t)
+{
+    return t->kind != WSIP_LISTEN_UDP;
+}
+
+int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
+                     size_t len)
+{
+    if (t->flow) {
+        struct wsip_conn *c = wsip_conn_lookup(w, t->flow);
+        if (c) {
+            struct iovec iov = {(void *)(uintptr_t)data, len};
+            return wsip_conn_send(c, &iov, 1);
+        }
+        if (wsip_flow_worker(t->flow) == w->id)
+            return -1; /* ours and gone */
+        return wsip_flow_send(w->srv, t->flow, data, len, NULL, NULL);
+    }
+    uv_udp_t *udp = wsip_worker_udp(w, t->addr.ss_family);
+    if (!udp)
+        return -1;
+    struct iovec iov = {(void *)(uintptr_t)data, len};
+    return wsip_udp_send(udp, (const struct sockaddr *)&t->addr, &iov, 1);
+}
+
+/* --------------------------------------------------------------- common */
+
+static void txn_free(struct txn *x)
+{
+    if (x->kind == TX_SERVER) {
+        struct wsip_strans *st = (struct wsip_strans *)x;
+        wsip_sbuf_free(&st->last);
+        free(st->top_via);
+    } else {
+        struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
+        wsip_sbuf_free(&ct->bytes);
+        wsip_sbuf_free(&ct->cancel_extra);
+    }
+    wsip_msg_unref(x->req);
+    free(x);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct txn *x = h->data;
+    if (--x->handles == 0)
+        txn_free(x);
+}
+
+static void terminate(struct txn *x)
+{
+    if (x->state == ST_TERMINATED)
+        return;
+    x->state = ST_TERMINATED;
+    table_del(x->tab, x);
+    uv_close((uv_handle_t *)&x->retx, on_handle_closed);
+    uv_close((uv_handle_t *)&x->life, on_handle_closed);
+}
+
+static int txn_init(struct txn *x, struct wsip_worker *w, struct wsip_txn_table *tab,
+                    enum txn_kind kind)
+{
+    x->w = w;
+    x->tab = tab;
+    x->kind = kind;
+    uv_timer_init(&w->loop, &x->retx);
+    uv_timer_init(&w->loop, &x->life);
+    x->retx.data = x->life.data = x;
+    x->handles = 2;
+    return 0;
+}
+
+/* ------------------------------------------------------- server side */
+
+static void st_send_last(struct wsip_strans *st)
+{
+    if (st->last.len)
+        wsip_target_send(st->t.w, &st->reply_to, st->last.p, st->last.len);
+}
+
+static void st_timer_g(uv_timer_t *h)
+{
+    /* sec 17.2.1: retransmit the final response, doubling up to T2 */
+    struct wsip_strans *st = h->data;
+    st->t.tab->stats.retransmits++;
+    st_send_last(st);
+    st->t.retx_ms =
+        st->t.retx_ms * 2 < st->t.tab->timers.t2 ? st->t.retx_ms * 2 : st->t.tab->timers.t2;
+    uv_timer_start(&st->t.retx, st_timer_g, st->t.retx_ms, 0);
+}
+
+static void st_life(uv_timer_t *h)
+{
+    struct wsip_strans *st = h->data;
+    if (st->t.state == ST_COMPLETED && st->t.invite)
+        st->t.tab->stats.timeouts++; /* timer H: no ACK ever came */
+    if (st->t.state == ST_TRYING || st->t.state == ST_PROCEEDING) {
+        /* the TU never answered within the transaction's life */
+        st->t.tab->stats.timeouts++;
+    }
+    terminate(&st->t);
+}
+
+static void reply_target(const struct wsip_source *src, struct wsip_msg *req, struct wsip_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->kind = src->kind;
+    if (src->kind != WSIP_LISTEN_UDP) {
+        t->flow = src->flow;
+        return;
+    }
+    /* sec 18.2.2 with RFC 3581: source address; source port when rport is
+     * asked for or no port is named, else the Via's port */
+    memcpy(&t->addr, &src->peer, sizeof(t->addr));
+    const struct wsip_via *v = wsip_msg_top_via(req, NULL);
+    if (v && v->has_port && !v->has_rport) {
+        if (t->addr.ss_family == AF_INET)
+            ((struct sockaddr_in *)&t->addr)->sin_port = htons(v->port);
+        else if (t->addr.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(v->port);
+    }
+}
+
+static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg *m,
+                                  const char *key, struct wsip_txn_table *tab)
+{
+    struct wsip_strans *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->t.req = wsip_msg_clone(m);
+    if (!st->t.req) {
+        free(st);
+        return NULL;
+    }
+    txn_init(&st->t, src->worker, tab, TX_SERVER);
+    snprintf(st->t.key, sizeof(st->t.key), "%s", key);
+    st->t.invite = m->method_id == WSIP_METHOD_INVITE;
+    st->t.reliable = src->kind != WSIP_LISTEN_UDP;
+    st->t.state = st->t.invite ? ST_PROCEEDING : ST_TRYING;
+    wsip_sbuf_init(&st->last);
+    reply_target(src, st->t.req, &st->reply_to);
+    char via[1024];
+    struct wsip_str stamped = wsip_source_stamp_via(src, st->t.req, via, sizeof(via));
+    if (stamped.len)
+        st->top_via = strndup(stamped.p, stamped.len);
+    table_add(tab, &st->t);
+    tab->stats.strans++;
+    /* a transaction the TU never answers still ends: 64*T1 (timer B's
+     * length), the longest a client waits for it */
+    uv_timer_start(&st->t.life, st_life, 64u * tab->timers.t1, 0);
+    return st;
+}
+
+struct wsip_msg *wsip_strans_request(struct wsip_strans *st)
+{
+    return st->t.req;
+}
+
+void wsip_strans_set_cancel(struct wsip_strans *st, wsip_strans_cancel_fn fn, void *arg)
+{
+    st->on_cancel = fn;
+    st->cancel_arg = arg;
+}
+
+bool wsip_strans_cancelled(const struct wsip_strans *st)
+{
+    return st->cancelled;
+}
+
+void wsip_strans_release(struct wsip_strans *st)
+{
+    st->released = true;
+    st->on_cancel = NULL;
+}
+
+int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const void *data, size_t len)
+{
+    struct txn *x = &st->t;
+    if (x->state == ST_COMPLETED || x->state == ST_CONFIRMED || x->state == ST_TERMINATED)
+        return -1; /* a final response went out already */
+    st->last.len = 0;
+    wsip_sbuf_append(&st->last, data, len);
+    if (st->last.oom)
+        return -1;
+    st->last_status = status;
+    int rc = wsip_target_send(x->w, &st->reply_to, data, len);
+    const struct wsip_txn_timers *tm = &x->tab->timers;
+    if (status < 200) {
+        x->state = ST_PROCEEDING;
+        return rc;
+    }
+    uv_timer_stop(&x->life);
+    if (x->invite) {
+        if (status < 300) {
+            /* sec 17.2.1 (RFC 6026 aside): 2xx ends the transaction; the
+             * TU, not the transaction, makes it reliable */
+            terminate(x);
+            return rc;
+        }
+        x->state = ST_COMPLETED;
+        if (!x->reliable) {
+            x->retx_ms = tm->t1;
+            uv_timer_start(&x->retx, st_timer_g, x->retx_ms, 0);
+        }
+        uv_timer_start(&x->life, st_life, 64u * tm->t1, 0); /* timer H */
+        return rc;
+    }
+    x->state = ST_COMPLETED;
+    /* timer J: 64*T1 on UDP to absorb retransmissions, 0 on streams */
+    uv_timer_start(&x->life, st_life, x->reliable ? 0 : 64u * tm->t1, 0);
+    return rc;
+}
+
+int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reason,
+                      struct wsip_str extra, struct wsip_str body)
+{
+    static _Thread_local uint64_t tag_state;
+    if (!tag_state)
+        RAND_bytes((unsigned char *)&tag_state, sizeof(tag_state));
+    /* xorshift To-tags: unique per worker, cheap; a tag is not a secret */
+    tag_state ^= tag_state << 13;
+    tag_state ^= tag_state >> 7;
+    tag_state ^= tag_state << 17;
+    char tag[24];
+    snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)tag_state);
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    int rc = wsip_response_build_via(&out, st->t.req, status, reason, wsip_str_cstr(tag),
+                                     wsip_str_cstr(st->top_via), extra, body);
+    if (rc == 0 && !out.oom)
+        rc = wsip_strans_send_response(st, status, out.p, out.len);
+    else
+        rc = -1;
+    wsip_sbuf_free(&out);
+    return rc;
+}
+
+/* A CANCEL (sec 9.2): matched against the INVITE server transaction with
+ * the same key; answered 200 when it matches, 481 when not. */
+static void handle_cancel(struct wsip_txn_table *tab, struct wsip_strans *cancel_st,
+                          struct wsip_msg *m)
+{
+    char key[KEY_MAX];
+    struct wsip_strans *inv = NULL;
+    if (server_key(m, WSIP_METHOD_INVITE, key, sizeof(key)) == 0)
+        inv = (struct wsip_strans *)table_find(tab, key, TX_SERVER);
+    if (!inv || !inv->t.invite || inv->t.state != ST_PROCEEDING) {
+        wsip_strans_reply(cancel_st, 481, NULL, WSIP_STR_NULL, WSIP_STR_NULL);
+        return;
+    }
+    wsip_strans_reply(cancel_st, 200, NULL, WSIP_STR_NULL, WSIP_STR_NULL);
+    inv->cancelled = true;
+    if (inv->on_cancel)
+        inv->on_cancel(inv, inv->cancel_arg);
+    else
+        wsip_strans_reply(inv, 487, NULL, WSIP_STR_NULL, WSIP_STR_NULL);
+}
+
+int wsip_txn_on_request(const struct wsip_source *src, struct wsip_msg *m, struct wsip_strans **stp)
+{
+    *stp = NULL;
+    struct wsip_txn_table *tab = table_of(src->worker);
+    char key[KEY_MAX];
+    if (!tab || server_key(m, m->method_id, key, sizeof(key)) < 0)
+        return m->method_id == WSIP_METHOD_ACK ? 1 : 0;
+    struct wsip_strans *st = (struct wsip_strans *)table_find(tab, key, TX_SERVER);
+    if (st) {
+        if (m->method_id == WSIP_METHOD_ACK) {
+            /* sec 17.2.1: the ACK for a non-2xx ends the retransmissions */
+            if (st->t.state == ST_COMPLETED) {
+                st->t.state = ST_CONFIRMED;
+                uv_timer_stop(&st->t.retx);
+                uv_timer_stop(&st->t.life);
+                /* timer I: T4 on UDP, 0 on streams */
+                uv_timer_start(&st->t.life, st_life, st->t.reliable ? 0 : tab->timers.t4, 0);
+            }
+            return 1;
+        }
+        /* a retransmitted request: repeat the last response */
+        tab->stats.absorbed++;
+        st_send_last(st);
+        return 1;
+    }
+    if (m->method_id == WSIP_METHOD_ACK)
+        return 0; /* an ACK for a 2xx: end to end, the TU routes it */
+    st = st_new(src, m, key, tab);
+    if (!st)
+        return 0;
+    if (m->method_id == WSIP_METHOD_CANCEL) {
+        handle_cancel(tab, st, m);
+        return 1;
+    }
+    *stp = st;
+    return 0;
+}
+
+/* ------------------------------------------------------- client side */
+
+static void ct_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how)
+{
+    if (ct->ended)
+        return;
+    ct->ended = true;
+    if (ct->ops && ct->ops->on_end)
+        ct->ops->on_end(ct, how, ct->arg);
+}
+
+static void ct_life(uv_timer_t *h)
+{
+    struct wsip_ctrans *ct = h->data;
+    if (ct->t.state == ST_CALLING || ct->t.state == ST_TRYING || ct->t.state == ST_PROCEEDING) {
+        /* timer B / F: no final response (sec 17.1.1.2, 17.1.2.2) */
+        ct->t.tab->stats.timeouts++;
+        ct_end(ct, WSIP_CTRANS_TIMEOUT);
+    }
+    terminate(&ct->t);
+}
+
+static void ct_retx(uv_timer_t *h)
+{
+    struct wsip_ctrans *ct = h->data;
+    const struct wsip_txn_timers *tm = &ct->t.tab->timers;
+    ct->t.tab->stats.retransmits++;
+    wsip_target_send(ct->t.w, &ct->target, ct->bytes.p, ct->bytes.len);
+    /* timer A doubles without bound; timer E doubles up to T2, and stays at
+     * T2 once a provisional response came (sec 17.1.2.2) */
+    if (ct->t.invite)
+        ct->t.retx_ms *= 2;
+    else if (ct->t.state == ST_PROCEEDING)
+        ct->t.retx_ms = tm->t2;
+    else
+        ct->t.retx_ms = ct->t.retx_ms * 2 < tm->t2 ? ct->t.retx_ms * 2 : tm->t2;
+    uv_timer_start(&ct->t.retx, ct_retx, ct->t.retx_ms, 0);
+}
+
+struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
+                                     const struct wsip_ctrans_ops *ops, void *arg)
+{
+    struct wsip_worker *w = wsip_worker_self();
+    struct wsip_txn_table *tab = w ? table_of(w) : NULL;
+    if (!tab)
+        return NULL;
+    struct wsip_ctrans *ct = calloc(1, sizeof(*ct));
+    if (!ct)
+        return NULL;
+    wsip_sbuf_init(&ct->bytes);
+    wsip_sbuf_init(&ct->cancel_extra);
+    wsip_sbuf_append(&ct->bytes, req, len);
+    struct wsip_msg *m;
+    struct wsip_sip_err err;
+    size_t used;
+    struct wsip_sip_limits lim;
+    wsip_sip_limits_default(&lim);
+    lim.max_msg_size = len + 1;
+    const struct wsip_via *v;
+    const struct wsip_cseq *cs;
+    char key[KEY_MAX];
+    if (ct->bytes.oom || wsip_msg_parse(&m, NULL, ct->bytes.p, ct->bytes.len, WSIP_FRAMING_DATAGRAM,
+                                        &lim, &used, &err) != WSIP_PARSE_OK) {
+        wsip_sbuf_free(&ct->bytes);
+        free(ct);
+        return NULL;
+    }
+    if (!m->is_request || !(v = wsip_msg_top_via(m, NULL)) || !(cs = wsip_msg_cseq(m, NULL)) ||
+        client_key(v->branch, cs->method, key, sizeof(key)) < 0 ||
+        table_find(tab, key, TX_CLIENT)) {
+        wsip_msg_unref(m);
+        wsip_sbuf_free(&ct->bytes);
+        free(ct);
+        return NULL;
+    }
+    txn_init(&ct->t, w, tab, TX_CLIENT);
+    ct->t.req = m;
+    snprintf(ct->t.key, sizeof(ct->t.key), "%s", key);
+    ct->target = *target;
+    ct->ops = ops;
+    ct->arg = arg;
+    ct->t.invite = m->method_id == WSIP_METHOD_INVITE;
+    ct->t.reliable = wsip_target_reliable(target);
+    ct->t.state = ct->t.invite ? ST_CALLING : ST_TRYING;
+    table_add(tab, &ct->t);
+    tab->stats.ctrans++;
+    if (wsip_target_send(w, target, ct->bytes.p, ct->bytes.len) < 0) {
+        /* sec 17.1.4: the request could not be sent; the caller learns it
+         * from the NULL, no callback runs */
+        ct->ops = NULL;
+        ct->ended = true;
+        terminate(&ct->t);
+        return NULL;
+    }
+    const struct wsip_txn_timers *tm = &tab->timers;
+    if (!ct->t.reliable) {
+        ct->t.retx_ms = tm->t1; /* timer A / E */
+        uv_timer_start(&ct->t.retx, ct_retx, ct->t.retx_ms, 0);
+    }
+    uv_timer_start(&ct->t.life, ct_life, 64u * tm->t1, 0); /* timer B / F */
+    return ct;
+}
+
+struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct)
+{
+    return ct->t.req;
+}
+
+void wsip_ctrans_detach(struct wsip_ctrans *ct)
+{
+    ct->ops = NULL;
+    ct->arg = NULL;
+}
+
+static void send_cancel(struct wsip_ctrans *ct)
+{
+    /* the CANCEL is a client transaction of its own, same branch */
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (wsip_request_build_cancel(&out, ct->t.req,
+                                  wsip_str_make(ct->cancel_extra.p, ct->cancel_extra.len)) == 0)
+        wsip_ctrans_send(&ct->target, out.p, out.len, NULL, NULL);
+    wsip_sbuf_free(&out);
+}
+
+int wsip_ctrans_cancel(struct wsip_ctrans *ct, struct wsip_str extra)
+{
+    if (!ct->t.invite || ct->cancel_wanted || ct->t.state == ST_TERMINATED ||
+        ct->t.state == ST_COMPLETED)
+        return -1;
+    ct->cancel_wanted = true;
+    wsip_sbuf_append(&ct->cancel_extra, extra.p, extra.len);
+    /* sec 9.1: not before a provisional response */
+    if (ct->got_provisional)
+        send_cancel(ct);
+    return 0;
+}
+
+static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
+{
+    struct txn *x = &ct->t;
+    const struct wsip_txn_timers *tm = &x->tab->timers;
+    unsigned status = m->status;
+    if (x->state == ST_COMPLETED || x->state == ST_TERMINATED) {
+        /* a retransmitted final response: for INVITE, ACK again */
+        if (x->invite && status >= 300 && x->state == ST_COMPLETED) {
+            struct wsip_sbuf ack;
+            wsip_sbuf_init(&ack);
+            if (wsip_request_build_ack(&ack, x->req, m) == 0)
+                wsip_target_send(x->w, &ct->target, ack.p, ack.len);
+            wsip_sbuf_free(&ack);
+        }
+        return;
+    }
+    if (status < 200) {
+        if (x->state == ST_CALLING || x->state == ST_TRYING) {
+            x->state = ST_PROCEEDING;
+            if (x->invite)
+                uv_timer_stop(&x->retx); /* timer A stops; B keeps running */
+        }
+        if (!ct->got_provisional) {
+            ct->got_provisional = true;
+            if (ct->cancel_wanted)
+                send_cancel(ct);
+        }
+        if (ct->ops && ct->ops->on_response)
+            ct->ops->on_response(ct, m, ct->arg);
+        return;
+    }
+    ct->final_status = status;
+    uv_timer_stop(&x->retx);
+    uv_timer_stop(&x->life);
+    if (ct->ops && ct->ops->on_response)
+        ct->ops->on_response(ct, m, ct->arg);
+    ct_end(ct, WSIP_CTRANS_DONE);
+    if (x->invite && status < 300) {
+        terminate(x); /* 2xx: the TU acknowledges end to end */
+        return;
+    }
+    x->state = ST_COMPLETED;
+    if (x->invite) {
+        struct wsip_sbuf ack;
+        wsip_sbuf_init(&ack);
+        if (wsip_request_build_ack(&ack, x->req, m) == 0)
+            wsip_target_send(x->w, &ct->target, ack.p, ack.len);
+        wsip_sbuf_free(&ack);
+        /* timer D: 32 s on UDP so retransmitted finals get their ACK (a
+         * shortened T1 in tests shortens it too), 0 on streams */
+        unsigned timer_d = 64u * tm->t1 < 32000u ? 64u * tm->t1 : 32000u;
+        uv_timer_start(&x->life, ct_life, x->reliable ? 0 : timer_d, 0);
+    } else {
+        uv_timer_start(&x->life, ct_life, x->reliable ? 0 : tm->t4, 0); /* timer K */
+    }
+}
+
+/* A response handed over from the worker it arrived on. */
+struct response_task {
+    struct wsip_task task;
+    struct wsip_source src;
+    struct wsip_msg *m; /* a clone */
+};
+
+static void response_on_owner(struct wsip_worker *w, struct wsip_task *t)
+{
+    struct response_task *rt = (struct response_task *)t;
+    rt->src.worker = w;
+    rt->src.conn = NULL;
+    rt->src.udp = NULL;
+    wsip_txn_on_response(&rt->src, rt->m);
+    wsip_msg_unref(rt->m);
+    free(rt);
+}
+
+int wsip_txn_on_response(const struct wsip_source *src, struct wsip_msg *m)
+{
+    struct wsip_worker *w = src->worker;
+    const struct wsip_via *v = wsip_msg_top_via(m, NULL);
+    const struct wsip_cseq *cs = wsip_msg_cseq(m, NULL);
+    if (!v || !cs)
+        return 0;
+    int owner = wsip_txn_branch_worker(v->branch);
+    if (owner < 0) {
+        struct wsip_txn_table *tab = table_of(w);
+        if (tab)
+            tab->stats.unmatched++;
+        return 0;
+    }
+    if ((unsigned)owner != w->id) {
+        if ((unsigned)owner >= w->srv->nworkers)
+            return 0;
+        struct response_task *rt = calloc(1, sizeof(*rt));
+        if (!rt)
+            return 0;
+        rt->m = wsip_msg_clone(m);
+        rt->src = *src;
+        rt->task.fn = response_on_owner;
+        if (!rt->m || wsip_worker_post(&w->srv->workers[owner], &rt->task) < 0) {
+            wsip_msg_unref(rt->m);
+            free(rt);
+            return 0;
+        }
+        struct wsip_txn_table *tab = table_of(w);
+        if (tab)
+            tab->stats.handed_over++;
+        return 1;
+    }
+    struct wsip_txn_table *tab = table_of(w);
+    char key[KEY_MAX];
+    if (!tab || client_key(v->branch, cs->method, key, sizeof(key)) < 0)
+        return 0;
+    struct wsip_ctrans *ct = (struct wsip_ctrans *)table_find(tab, key, TX_CLIENT);
+    if (!ct) {
+        tab->stats.unmatched++;
+        return 0;
+    }
+    ct_response(ct, m);
+    return 1;
+}

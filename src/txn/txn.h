@@ -1,0 +1,115 @@
+/* RFC 3261 sec 17 transactions. Each transaction belongs to the worker that
+ * created it and is touched only on that worker's thread. A client
+ * transaction's branch names its worker, so a response that arrives on
+ * another worker is handed over instead of searched for (DESIGN.md sec 2).
+ * Server transactions live where their request arrived: retransmissions
+ * come from the same source and land on the same worker (same socket for
+ * UDP under SO_REUSEPORT hashing, same connection for streams). */
+#ifndef WSIP_TXN_H
+#define WSIP_TXN_H
+
+#include "transport/transport.h"
+
+struct wsip_strans;
+struct wsip_ctrans;
+
+/* Where a request or response goes. */
+struct wsip_target {
+    enum wsip_listen_kind kind;   /* UDP, TCP, TLS, WS, WSS */
+    wsip_flow_token flow;         /* non-zero: down this connection */
+    struct sockaddr_storage addr; /* else the destination (UDP for now) */
+};
+
+bool wsip_target_reliable(const struct wsip_target *t);
+/* Sends bytes to a target from worker w (copying only when handed over). */
+int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
+                     size_t len);
+
+/* ----------------------------------------------------------- the layer */
+
+struct wsip_txn_timers {
+    unsigned t1, t2, t4; /* ms (RFC 3261: 500, 4000, 5000) */
+};
+
+/* Per-worker state; created lazily by the first transaction. */
+struct wsip_txn_table;
+void wsip_txn_table_free(struct wsip_txn_table *t);
+/* Ends every transaction of the worker (shutdown). */
+void wsip_txn_shutdown(struct wsip_worker *w);
+
+struct wsip_txn_stats {
+    uint64_t strans, ctrans; /* created */
+    uint64_t absorbed;       /* request retransmissions answered from a transaction */
+    uint64_t retransmits;    /* our own retransmissions (timers A, E, G) */
+    uint64_t timeouts;       /* timer B / F / H expiries */
+    uint64_t handed_over;    /* responses passed to the owning worker */
+    uint64_t unmatched;      /* responses that matched no client transaction */
+};
+void wsip_txn_stats(struct wsip_worker *w, struct wsip_txn_stats *out);
+
+/* A received, validated request. Returns:
+ *  1: it belonged to an existing server transaction (a retransmission was
+ *     answered, an ACK absorbed, a CANCEL matched): nothing more to do;
+ *  0: a new request: *st is a new server transaction (NULL for ACK, which
+ *     never gets one), the TU answers through it. */
+int wsip_txn_on_request(const struct wsip_source *src, struct wsip_msg *m, struct wsip_strans **st);
+
+/* A received, validated response: given to its client transaction (on the
+ * owning worker, handed over if needed). Returns 1 when it matched. */
+int wsip_txn_on_response(const struct wsip_source *src, struct wsip_msg *m);
+
+/* ---------------------------------------------------------- server side */
+
+/* The request of the transaction (a clone that lives as long as it). */
+struct wsip_msg *wsip_strans_request(struct wsip_strans *st);
+/* A CANCEL that matched this INVITE transaction is reported here once the
+ * TU asks for it; NULL callback: answered 200, nothing else. */
+typedef void (*wsip_strans_cancel_fn)(struct wsip_strans *st, void *arg);
+void wsip_strans_set_cancel(struct wsip_strans *st, wsip_strans_cancel_fn fn, void *arg);
+bool wsip_strans_cancelled(const struct wsip_strans *st);
+/* Answers with a response built from the request (status, reason, extra
+ * header lines, body). A final response moves the state machine on;
+ * INVITE 2xx ends the transaction (the TU owns 2xx reliability). */
+int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reason,
+                      struct wsip_str extra, struct wsip_str body);
+/* Sends response bytes already built (a proxied response). */
+int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const void *data,
+                              size_t len);
+/* The TU is done with the transaction without having answered (it will
+ * never answer: the transaction times out by itself). */
+void wsip_strans_release(struct wsip_strans *st);
+
+/* ---------------------------------------------------------- client side */
+
+enum wsip_ctrans_end {
+    WSIP_CTRANS_DONE = 0,      /* a final response was passed on */
+    WSIP_CTRANS_TIMEOUT,       /* timer B / F: no final response */
+    WSIP_CTRANS_TRANSPORT_ERR, /* the request could not be sent */
+};
+
+struct wsip_ctrans_ops {
+    /* every provisional and final response (retransmitted finals: once) */
+    void (*on_response)(struct wsip_ctrans *ct, struct wsip_msg *resp, void *arg);
+    /* exactly once, last: how it ended */
+    void (*on_end)(struct wsip_ctrans *ct, enum wsip_ctrans_end how, void *arg);
+};
+
+/* Generates a branch that names this worker: "z9hG4bK-<worker>-<random>". */
+void wsip_txn_branch(struct wsip_worker *w, char out[40]);
+/* Which worker a branch names, or -1 (not ours). */
+int wsip_txn_branch_worker(struct wsip_str branch);
+
+/* Sends request bytes (whose top Via carries `branch`) to target and runs
+ * the client state machine on the current worker. The bytes are copied and
+ * parsed (for CANCEL / ACK construction). NULL on failure (on_end is not
+ * called then). */
+struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
+                                     const struct wsip_ctrans_ops *ops, void *arg);
+/* CANCEL for a pending INVITE (sec 9.1): sent now if a provisional response
+ * arrived, else as soon as one does. extra: header lines (e.g. Reason). */
+int wsip_ctrans_cancel(struct wsip_ctrans *ct, struct wsip_str extra);
+/* The TU no longer wants callbacks (the transaction finishes on its own). */
+void wsip_ctrans_detach(struct wsip_ctrans *ct);
+struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct);
+
+#endif
