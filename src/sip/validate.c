@@ -149,6 +149,8 @@ int wsip_msg_validate(struct wsip_msg *m, struct wsip_sip_err *err)
         return reject(m, err, 400, "Malformed Content-Type header");
     if (m->first[WSIP_HDR_EVENT] && !wsip_msg_event(m, NULL))
         return reject(m, err, 400, "Malformed Event header");
+    if (m->clen_bad)
+        return reject(m, err, 400, "Bad Content-Length");
     if (m->has_clen && m->clen > m->body.len)
         return reject(m, err, 400, "Content-Length larger than the body");
     return check_auth(m, err);
