@@ -10,6 +10,7 @@ int wsip_cmd_parse(int argc, char **argv);
 int wsip_cmd_serve(int argc, char **argv);
 int wsip_cmd_check_config(int argc, char **argv);
 int wsip_cmd_cert(int argc, char **argv);
+int wsip_cmd_user(int argc, char **argv);  /* src/cli/user_cmd.c */
 int wsip_cmd_bench(int argc, char **argv); /* src/bench/bench_cmd.c */
 
 /* JSON output helpers (valid UTF-8 always: stray bytes become \u00XX). */

@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "                      object per file; exit 1 if any file is bad\n"
             "  bench MODE [opts]   SIP load generator over WS, WSS, UDP, TCP, TLS; modes\n"
             "                      connect and options (wsip bench --help)\n"
+            "  user add|del|list   users of the SQLite store (wsip user --help)\n"
             "  help                this text\n"
             "  version             print the version\n"
             "\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return wsip_cmd_cert(argc - 2, argv + 2);
     if (!strcmp(cmd, "bench"))
         return wsip_cmd_bench(argc - 2, argv + 2);
+    if (!strcmp(cmd, "user"))
+        return wsip_cmd_user(argc - 2, argv + 2);
     fprintf(stderr, "wsip: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

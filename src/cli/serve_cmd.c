@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/core.h"
 #include "transport/transport.h"
 #include "wsip/config.h"
 #include "wsip/log.h"
@@ -91,6 +92,47 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
     copy_str(o->tls_cert, sizeof(o->tls_cert), c->tls.certificate);
     copy_str(o->tls_key, sizeof(o->tls_key), c->tls.private_key);
     return 0;
+}
+
+/* UDP/TCP/TLS bindings written behind by an earlier run come back; flow
+ * bindings were never stored (their connections are gone). */
+static int restore_one(const struct wsip_store_binding *sb, void *arg)
+{
+    struct wsip_core *core = arg;
+    char buf[8][1024];
+    const struct wsip_str *src[8] = {&sb->aor,      &sb->contact, &sb->instance,   &sb->path,
+                                     &sb->received, &sb->call_id, &sb->user_agent, NULL};
+    for (int i = 0; i < 7; i++)
+        snprintf(buf[i], sizeof(buf[i]), "%.*s", (int)src[i]->len, src[i]->p ? src[i]->p : "");
+    struct wsip_binding b = {
+        .aor = buf[0],
+        .contact = buf[1],
+        .params = "",
+        .instance = buf[2],
+        .path = buf[3],
+        .received = buf[4],
+        .call_id = buf[5],
+        .user_agent = buf[6],
+        .expires_at = sb->expires * 1000,
+        .created_at = wsip_core_now(),
+        .updated_at = wsip_core_now(),
+        .cseq = sb->cseq,
+        .reg_id = (uint32_t)sb->reg_id,
+        .q = sb->q >= 1000 ? -1 : (int16_t)sb->q,
+        .transport = WSIP_LOC_TP_UDP,
+        .flags = (uint8_t)sb->flags,
+    };
+    if (!strncmp(buf[4], "tcp:", 4))
+        b.transport = WSIP_LOC_TP_TCP;
+    else if (!strncmp(buf[4], "tls:", 4))
+        b.transport = WSIP_LOC_TP_TLS;
+    wsip_location_restore(core->loc, &b, wsip_core_now());
+    return 0;
+}
+
+static long restore_bindings(struct wsip_core *core, struct wsip_store *store)
+{
+    return wsip_store_bindings_load(store, wsip_core_now() / 1000, restore_one, core);
 }
 
 /* What SIGHUP needs to read the configuration again. */
@@ -185,16 +227,40 @@ int wsip_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* users, bindings and the SIP services, before any worker runs */
+    struct wsip_store *store = NULL;
+    struct wsip_users *users = wsip_users_new();
+    struct wsip_core *core = NULL;
+    struct wsip_store_opts so = {.path = cfg.db, .users = users};
+    if (!users || wsip_store_open(&store, &so, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wsip: database %s: %s\n", cfg.db, users ? err : "out of memory");
+        wsip_users_free(users);
+        goto out;
+    }
+    if (wsip_users_reload(users, store) < 0 ||
+        wsip_core_new(&core, &cfg, store, users, err, sizeof(err)) < 0) {
+        fprintf(stderr, "wsip: %s\n", err[0] ? err : "cannot load users");
+        wsip_store_close(store);
+        wsip_users_free(users);
+        goto out;
+    }
+    long restored = restore_bindings(core, store);
     static struct wsip_server srv;
     if (wsip_server_init(&srv, &opts, err, sizeof(err)) < 0) {
         fprintf(stderr, "wsip: %s\n", err);
         wsip_server_free(&srv);
+        wsip_core_free(core);
+        wsip_store_close(store);
+        wsip_users_free(users);
         goto out;
     }
+    srv.core = core;
+    wsip_store_start(store);
     struct reload_state rs = {.args = &args, .cur = &cfg};
     srv.reload = reload;
     srv.reload_arg = &rs;
-    wsip_log_info(NULL, "wsip %s: %u workers", WSIP_VERSION, srv.nworkers);
+    wsip_log_info(NULL, "wsip %s: %u workers, %zu users, %ld bindings restored from %s",
+                  WSIP_VERSION, srv.nworkers, wsip_users_count(users), restored, cfg.db);
     for (unsigned i = 0; i < opts.nlisten; i++) {
         const struct wsip_listen_spec *l = &opts.listen[i];
         bool v6 = strchr(l->host, ':') != NULL;
@@ -206,6 +272,10 @@ int wsip_cmd_serve(int argc, char **argv)
     rc = wsip_server_run(&srv);
     wsip_log_info(NULL, "stopped");
     wsip_server_free(&srv);
+    wsip_store_stop(store); /* flushes the bindings written behind */
+    wsip_core_free(core);
+    wsip_store_close(store);
+    wsip_users_free(users);
     goto out;
 
 bad_config:

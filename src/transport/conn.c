@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/core.h"
 #include "transport/transport.h"
 #include "wsip/http.h"
 #include "wsip/log.h"
@@ -108,6 +109,10 @@ static void close_now(struct wsip_conn *c)
         return;
     c->closing = CLOSED;
     struct wsip_worker *w = c->w;
+    if (w->srv->core) {
+        /* bindings made over this connection die with it (RFC 5626, 7118) */
+        wsip_location_flow_closed(w->srv->core->loc, wsip_conn_flow(c));
+    }
     wsip__slot_free(w, c->slot);
     w->nconns--;
     wsip_worker_note_close(w);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "transport/transport.h"
 #include "txn/txn.h"
 #include "wsip/log.h"
 
 #define ALLOW_HDR  "Allow: OPTIONS\r\n"
+#define ALLOW_CORE "Allow: OPTIONS, REGISTER\r\n" /* with the registrar */
 #define SERVER_HDR "Server: wsip/" WSIP_VERSION "\r\n"
 
 /* Where a response to a datagram goes (RFC 3261 sec 18.2.2 with RFC 3581):
@@ -173,15 +175,37 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
     if (wsip_txn_on_request(src, m, &st) == 1 || !st)
         return; /* a retransmission, an ACK, a CANCEL: the layer handled it */
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
-    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
-        wsip_strans_reply(st, 200, NULL,
-                          wsip_str_cstr(ALLOW_HDR "Accept: application/sdp\r\n"
-                                                  "Supported: path, outbound, gruu\r\n" SERVER_HDR),
-                          WSIP_STR_NULL);
+    if (m->method_id == WSIP_METHOD_REGISTER && s->core && ruri &&
+        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && !ruri->user.len &&
+        wsip_core_is_our_domain(s, ruri->host)) {
+        static const char *const supported[] = {"path", "outbound", "gruu", NULL};
+        struct wsip_sip_err e;
+        if (wsip_msg_check_request(m, WSIP_ROLE_REGISTRAR, supported, &e) < 0) {
+            wsip_strans_reply(st, e.status, e.reason,
+                              wsip_str_cstr(e.status == 420
+                                                ? "Unsupported: see Require\r\n" SERVER_HDR
+                                                : SERVER_HDR),
+                              WSIP_STR_NULL);
+            return;
+        }
+        wsip_registrar_handle(s->core, src, st, m);
         atomic_fetch_add(&s->ctr.tx_msgs, 1);
         return;
     }
-    wsip_strans_reply(st, 501, NULL, wsip_str_cstr(ALLOW_HDR SERVER_HDR), WSIP_STR_NULL);
+    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
+        wsip_strans_reply(
+            st, 200, NULL,
+            wsip_str_cstr(s->core ? ALLOW_CORE "Accept: application/sdp\r\n"
+                                               "Supported: path, outbound, gruu\r\n" SERVER_HDR
+                                  : ALLOW_HDR "Accept: application/sdp\r\n"
+                                              "Supported: path, outbound, gruu\r\n" SERVER_HDR),
+            WSIP_STR_NULL);
+        atomic_fetch_add(&s->ctr.tx_msgs, 1);
+        return;
+    }
+    wsip_strans_reply(st, 501, NULL,
+                      wsip_str_cstr(s->core ? ALLOW_CORE SERVER_HDR : ALLOW_HDR SERVER_HDR),
+                      WSIP_STR_NULL);
     atomic_fetch_add(&s->ctr.tx_msgs, 1);
 }
 

@@ -21,6 +21,7 @@ struct wsip_server;
 struct wsip_worker;
 struct wsip_conn;
 struct wsip_tls_ctx;
+struct wsip_core;
 
 /* ------------------------------------------------------------ listeners */
 
@@ -167,6 +168,8 @@ struct wsip_worker {
     unsigned closes_since_trim;
 
     struct wsip_txn_table *txn; /* transactions of this worker (txn/txn.h) */
+    uv_timer_t expire_timer;    /* worker 0: removes expired bindings */
+    bool expire_running;
 };
 
 /* The worker's UDP socket for an address family (to send requests from). */
@@ -189,6 +192,8 @@ struct wsip_server {
     pthread_mutex_t iplock;
     struct ip_entry *iptable[1024];
     uint64_t start_ms;
+    /* registrar / proxy services (core/core.h); NULL: stateless answers */
+    struct wsip_core *core;
     /* SIGHUP: called on the main thread (re-reads the configuration); when
      * NULL, the log is reopened and the TLS certificate reloaded as is */
     void (*reload)(struct wsip_server *s, void *arg);

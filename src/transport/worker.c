@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "transport/transport.h"
+#include "core/core.h"
 #include "txn/txn.h"
 #include "wsip/log.h"
 
@@ -250,6 +251,12 @@ void wsip__worker_free(struct wsip_worker *w)
     free(w->tls_scratch);
 }
 
+static void expire_tick(uv_timer_t *t)
+{
+    struct wsip_worker *w = t->data;
+    wsip_location_expire(w->srv->core->loc, wsip_core_now());
+}
+
 static void worker_main(void *arg)
 {
     struct wsip_worker *w = arg;
@@ -257,6 +264,13 @@ static void worker_main(void *arg)
     char tag[16];
     snprintf(tag, sizeof(tag), "w%u", w->id);
     wsip_log_set_thread_tag(tag);
+    if (w->id == 0 && w->srv->core) {
+        /* one worker sweeps expired bindings for everyone */
+        uv_timer_init(&w->loop, &w->expire_timer);
+        w->expire_timer.data = w;
+        uv_timer_start(&w->expire_timer, expire_tick, 1000, 1000);
+        w->expire_running = true;
+    }
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* late tasks find no connection (stale) and free themselves */
     pthread_mutex_lock(&w->qlock);
@@ -286,6 +300,10 @@ static void shutdown_task(struct wsip_worker *w, struct wsip_task *t)
     free(t);
     close_listeners(w);
     wsip_txn_shutdown(w);
+    if (w->expire_running) {
+        uv_close((uv_handle_t *)&w->expire_timer, NULL);
+        w->expire_running = false;
+    }
     /* WS peers get 1001 Going Away, streams a FIN after their queue */
     wsip_worker_close_all(w, 1001);
     uv_timer_t *timer = malloc(sizeof(*timer));

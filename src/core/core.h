@@ -1,0 +1,42 @@
+/* The SIP services the transports hand requests to: registrar now, proxy
+ * next. One per server, shared by all workers (every member is
+ * thread-safe). Private to src/. */
+#ifndef WSIP_CORE_H
+#define WSIP_CORE_H
+
+#include "transport/transport.h"
+#include "txn/txn.h"
+#include "wsip/auth.h"
+#include "wsip/config.h"
+#include "wsip/location.h"
+#include "wsip/store.h"
+
+struct wsip_core {
+    struct wsip_location *loc;
+    struct wsip_auth_svc *auth;
+    struct wsip_users *users;                           /* NULL: nobody can authenticate */
+    struct wsip_store *store;                           /* NULL: bindings are not persisted */
+    char realm[256];                                    /* "" = each domain is its own realm */
+    unsigned min_expires, default_expires, max_expires; /* seconds */
+    unsigned flow_timer; /* seconds, sent in Flow-Timer with Outbound */
+    struct wsip_cidr_list trusted;
+    bool own_trusted; /* trusted.v allocated here */
+};
+
+/* Builds the core from the configuration (store may be NULL). */
+int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct wsip_store *store,
+                  struct wsip_users *users, char *err, size_t errlen);
+void wsip_core_free(struct wsip_core *c);
+
+/* The wall clock in ms (binding expiry survives restarts through the
+ * store, so it is not the monotonic clock). */
+int64_t wsip_core_now(void);
+
+/* Whether host (a view of a URI host) is one of our domains. */
+bool wsip_core_is_our_domain(const struct wsip_server *s, struct wsip_str host);
+
+/* REGISTER for one of our domains, through its server transaction. */
+void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src,
+                           struct wsip_strans *st, struct wsip_msg *m);
+
+#endif

@@ -1,0 +1,498 @@
+/* Registrar (RFC 3261 sec 10.3) with Outbound (RFC 5626), GRUU (RFC 5627)
+ * and Path (RFC 3327). The SIP logic lives here; bindings live in the
+ * location store (location.c), as Kamailio keeps registrar and usrloc
+ * apart. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "wsip/log.h"
+
+#define MAX_CONTACTS 16
+#define SERVER_HDR   "Server: wsip/" WSIP_VERSION "\r\n"
+
+int64_t wsip_core_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool wsip_core_is_our_domain(const struct wsip_server *s, struct wsip_str host)
+{
+    if (host.len >= 2 && host.p[0] == '[') {
+        host.p++;
+        host.len -= 2;
+    }
+    for (unsigned i = 0; i < s->opt.ndomains; i++)
+        if (wsip_str_caseeq_cstr(host, s->opt.domains[i]))
+            return true;
+    return false;
+}
+
+static void reply(struct wsip_strans *st, unsigned status, const char *reason, const char *extra)
+{
+    struct wsip_sbuf x;
+    wsip_sbuf_init(&x);
+    if (extra)
+        wsip_sbuf_puts(&x, extra);
+    wsip_sbuf_puts(&x, SERVER_HDR);
+    wsip_strans_reply(st, status, reason, wsip_str_make(x.p, x.len), WSIP_STR_NULL);
+    wsip_sbuf_free(&x);
+}
+
+/* --------------------------------------------------------- credentials */
+
+struct lookup_arg {
+    struct wsip_core *core;
+    struct wsip_str domain; /* of the AOR: users are per domain */
+};
+
+/* The auth service asks for a user's HA1; sipML5 may send "user@domain". */
+static int lookup_ha1(struct wsip_str user, struct wsip_str realm, enum wsip_digest_alg alg,
+                      char ha1[WSIP_DIGEST_HEX_MAX], void *arg)
+{
+    struct lookup_arg *la = arg;
+    struct wsip_str domain = la->domain;
+    const char *at = memchr(user.p, '@', user.len);
+    if (at) {
+        domain = wsip_str_make(at + 1, (size_t)(user.p + user.len - at - 1));
+        user.len = (size_t)(at - user.p);
+    }
+    struct wsip_user_cred cred;
+    if (!la->core->users || wsip_users_lookup(la->core->users, user, domain, &cred) != 0)
+        return -1;
+    /* the HA1 was made for one realm: credentials for another cannot match */
+    if (!wsip_str_eq(wsip_str_cstr(cred.realm), realm))
+        return -1;
+    const char *h = alg == WSIP_DIGEST_SHA256 ? cred.ha1_sha256 : cred.ha1_md5;
+    if (alg != WSIP_DIGEST_SHA256 && alg != WSIP_DIGEST_MD5)
+        return -1; /* only these two are stored */
+    if (!*h)
+        return -1;
+    snprintf(ha1, WSIP_DIGEST_HEX_MAX, "%s", h);
+    return 0;
+}
+
+/* 0: go on; otherwise the request was answered. */
+static int authenticate(struct wsip_core *core, const struct wsip_source *src,
+                        struct wsip_strans *st, struct wsip_msg *m, struct wsip_str user,
+                        struct wsip_str domain)
+{
+    if (core->trusted.n &&
+        wsip_cidr_list_match(&core->trusted, (const struct sockaddr *)&src->peer))
+        return 0; /* a trusted peer (config `trusted`) is not challenged */
+    struct wsip_str realm = core->realm[0] ? wsip_str_cstr(core->realm) : domain;
+    struct lookup_arg la = {core, domain};
+    struct wsip_auth_result res;
+    uint64_t now = wsip_now_ms();
+    enum wsip_auth_rc rc =
+        wsip_auth_svc_check(core->auth, m, realm, false, now, (const struct sockaddr *)&src->peer,
+                            lookup_ha1, &la, &res);
+    if (rc == WSIP_AUTH_OK) {
+        /* an authenticated user registers their own AOR only */
+        struct wsip_str who = wsip_str_make(res.user, res.user_len);
+        const char *at = memchr(who.p, '@', who.len);
+        if (at)
+            who.len = (size_t)(at - who.p);
+        if (!wsip_str_eq(who, user)) {
+            reply(st, 403, "Forbidden: credentials do not match the AOR", NULL);
+            return -1;
+        }
+        return 0;
+    }
+    if (rc == WSIP_AUTH_BAD_REQUEST) {
+        reply(st, 400, res.reason ? res.reason : "Malformed credentials", NULL);
+        return -1;
+    }
+    if (rc == WSIP_AUTH_RATE_LIMITED) {
+        reply(st, 403, "Too many failed authentication attempts", NULL);
+        return -1;
+    }
+    if (rc == WSIP_AUTH_ERROR) {
+        reply(st, 500, "Authentication unavailable", NULL);
+        return -1;
+    }
+    /* CHALLENGE, STALE, FAILED: a fresh challenge, the same whatever the
+     * cause (no user enumeration) */
+    struct wsip_sbuf ch;
+    wsip_sbuf_init(&ch);
+    wsip_auth_svc_challenge(core->auth, realm, now, false, rc == WSIP_AUTH_STALE, &ch);
+    wsip_sbuf_puts(&ch, SERVER_HDR);
+    wsip_strans_reply(st, 401, NULL, wsip_str_make(ch.p, ch.len), WSIP_STR_NULL);
+    wsip_sbuf_free(&ch);
+    return -1;
+}
+
+/* ------------------------------------------------------------ contacts */
+
+/* q=0.5 -> 500; -1 when absent or malformed */
+static int parse_q(struct wsip_str v)
+{
+    if (!v.len)
+        return -1;
+    unsigned whole = 0, frac = 0, digits = 0;
+    size_t i = 0;
+    if (v.p[0] == '0' || v.p[0] == '1')
+        whole = (unsigned)(v.p[i++] - '0');
+    else
+        return -1;
+    if (i < v.len && v.p[i] == '.') {
+        for (i++; i < v.len && digits < 3; i++, digits++) {
+            if (v.p[i] < '0' || v.p[i] > '9')
+                return -1;
+            frac = frac * 10 + (unsigned)(v.p[i] - '0');
+        }
+    }
+    if (i != v.len)
+        return -1;
+    while (digits++ < 3)
+        frac *= 10;
+    unsigned q = whole * 1000 + frac;
+    return q > 1000 ? -1 : (int)q;
+}
+
+/* "<urn:uuid:...>" with or without quotes -> urn:uuid:... */
+static struct wsip_str strip_instance(struct wsip_str v)
+{
+    if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"') {
+        v.p++;
+        v.len -= 2;
+    }
+    if (v.len >= 2 && v.p[0] == '<' && v.p[v.len - 1] == '>') {
+        v.p++;
+        v.len -= 2;
+    }
+    return v;
+}
+
+/* Contact params to echo in the 200 OK: all but expires, which the
+ * registrar states itself, and q (restated from the binding). */
+static void keep_params(struct wsip_str params, struct wsip_sbuf *out)
+{
+    struct wsip_str rest = params, n, v;
+    while (wsip_param_next(&rest, &n, &v, NULL)) {
+        if (wsip_str_caseeq_cstr(n, "expires") || wsip_str_caseeq_cstr(n, "q"))
+            continue;
+        wsip_sbuf_append(out, ";", 1);
+        wsip_sbuf_append(out, n.p, n.len);
+        if (v.len) {
+            wsip_sbuf_append(out, "=", 1);
+            wsip_sbuf_append(out, v.p, v.len);
+        }
+    }
+}
+
+static enum wsip_loc_transport loc_transport(enum wsip_listen_kind k)
+{
+    switch (k) {
+    case WSIP_LISTEN_UDP: return WSIP_LOC_TP_UDP;
+    case WSIP_LISTEN_TCP: return WSIP_LOC_TP_TCP;
+    case WSIP_LISTEN_TLS: return WSIP_LOC_TP_TLS;
+    case WSIP_LISTEN_WS: return WSIP_LOC_TP_WS;
+    default: return WSIP_LOC_TP_WSS;
+    }
+}
+
+/* ---------------------------------------------------------------- 200 */
+
+static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct wsip_msg *m,
+                        const struct wsip_binding_list *now_bound, struct wsip_str aor,
+                        bool outbound_used)
+{
+    int64_t now = wsip_core_now();
+    bool gruu = wsip_msg_has_token(m, WSIP_HDR_SUPPORTED, "gruu");
+    struct wsip_sbuf x;
+    wsip_sbuf_init(&x);
+    for (size_t i = 0; i < now_bound->n; i++) {
+        const struct wsip_binding *b = now_bound->v[i];
+        int64_t left = (b->expires_at - now + 999) / 1000;
+        if (left <= 0)
+            continue;
+        wsip_sbuf_printf(&x, "Contact: <%s>%s;expires=%lld", b->contact, b->params,
+                         (long long)left);
+        if (b->q >= 0)
+            wsip_sbuf_printf(&x, ";q=%d.%03d", b->q / 1000, b->q % 1000);
+        if (gruu && b->instance[0] && b->temp_gruu[0]) {
+            /* RFC 5627 sec 3.2: the AOR with gr=instance, and a temp-gruu
+             * whose user part the location store made unguessable */
+            const char *at = strchr(b->aor, '@');
+            wsip_sbuf_printf(&x, ";pub-gruu=\"%s;gr=%s\";temp-gruu=\"sip:tgruu.%s@%s;gr\"", b->aor,
+                             b->instance, b->temp_gruu, at ? at + 1 : "");
+        }
+        wsip_sbuf_append(&x, "\r\n", 2);
+    }
+    /* RFC 3327: a registrar that stored a Path returns it */
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_PATH); h; h = wsip_msg_hdr_next(m, h))
+        wsip_sbuf_printf(&x, "Path: %.*s\r\n", (int)h->value.len, h->value.p);
+    if (outbound_used) {
+        /* RFC 5626 sec 6: the flow is kept alive, tell the UA how often */
+        wsip_sbuf_printf(&x, "Require: outbound\r\nFlow-Timer: %u\r\n", core->flow_timer);
+    }
+    wsip_sbuf_puts(&x, "Supported: outbound, gruu, path\r\n" SERVER_HDR);
+    (void)aor;
+    wsip_strans_reply(st, 200, NULL, wsip_str_make(x.p, x.len), WSIP_STR_NULL);
+    wsip_sbuf_free(&x);
+}
+
+/* ------------------------------------------------------------ REGISTER */
+
+void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src,
+                           struct wsip_strans *st, struct wsip_msg *m)
+{
+    const struct wsip_addr *to = wsip_msg_to(m, NULL);
+    if (!to || (to->uri.scheme != WSIP_URI_SIP && to->uri.scheme != WSIP_URI_SIPS) ||
+        !to->uri.user.len) {
+        reply(st, 400, "To must be a SIP URI with a user", NULL);
+        return;
+    }
+    if (!wsip_core_is_our_domain(src->worker->srv, to->uri.host)) {
+        reply(st, 404, "Not a domain served here", NULL);
+        return;
+    }
+    struct wsip_str user = to->uri.user, domain = to->uri.host;
+    if (authenticate(core, src, st, m, user, domain) < 0)
+        return;
+
+    /* the AOR: scheme sip, the user as written, the domain */
+    char aor_buf[512];
+    int an = snprintf(aor_buf, sizeof(aor_buf), "sip:%.*s@%.*s", (int)user.len, user.p,
+                      (int)domain.len, domain.p);
+    if (an < 0 || (size_t)an >= sizeof(aor_buf)) {
+        reply(st, 400, "AOR too long", NULL);
+        return;
+    }
+    struct wsip_str aor = wsip_str_make(aor_buf, (size_t)an);
+
+    uint32_t hdr_expires = core->default_expires;
+    int erc = wsip_msg_expires(m, &hdr_expires);
+    if (erc < 0) {
+        reply(st, 400, "Malformed Expires", NULL);
+        return;
+    }
+    if (erc == 1)
+        hdr_expires = core->default_expires;
+
+    struct wsip_binding_req reqs[MAX_CONTACTS];
+    struct wsip_sbuf params[MAX_CONTACTS];
+    size_t n = 0;
+    bool wildcard = false, outbound_used = false;
+    bool supports_outbound = wsip_msg_has_token(m, WSIP_HDR_SUPPORTED, "outbound");
+    bool gruu = wsip_msg_has_token(m, WSIP_HDR_SUPPORTED, "gruu");
+    bool flow_bound = src->kind != WSIP_LISTEN_UDP;
+    unsigned ncontact_hdrs = wsip_msg_hdr_count(m, WSIP_HDR_CONTACT);
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_CONTACT); h; h = wsip_msg_hdr_next(m, h)) {
+        const struct wsip_addr *c = wsip_hdr_addr(m, h, NULL);
+        if (!c) {
+            reply(st, 400, "Malformed Contact", NULL);
+            goto out;
+        }
+        if (c->star) {
+            /* sec 10.3 step 6: "*" only alone and with Expires: 0 */
+            if (ncontact_hdrs != 1 || erc != 0 || hdr_expires != 0) {
+                reply(st, 400, "Wildcard Contact needs Expires: 0 and no other Contact", NULL);
+                goto out;
+            }
+            wildcard = true;
+            break;
+        }
+        if (n == MAX_CONTACTS) {
+            reply(st, 403, "Too many Contacts in one REGISTER", NULL);
+            goto out;
+        }
+        struct wsip_binding_req *r = &reqs[n];
+        memset(r, 0, sizeof(*r));
+        r->contact = c->uri.raw;
+        struct wsip_str v;
+        uint32_t exp = hdr_expires;
+        if (wsip_param_find(c->params, "expires", &v)) {
+            uint64_t e64;
+            if (wsip_str_to_u64(v, UINT64_MAX, &e64) < 0) {
+                reply(st, 400, "Malformed expires parameter", NULL);
+                goto out;
+            }
+            exp = e64 > UINT32_MAX ? UINT32_MAX : (uint32_t)e64;
+        }
+        if (exp > 0 && exp < core->min_expires) {
+            /* sec 10.3 step 7: too brief -> 423 with our minimum */
+            char mx[64];
+            snprintf(mx, sizeof(mx), "Min-Expires: %u\r\n", core->min_expires);
+            reply(st, 423, NULL, mx);
+            goto out;
+        }
+        if (exp > core->max_expires)
+            exp = core->max_expires;
+        r->expires = exp;
+        r->q = wsip_param_find(c->params, "q", &v) ? parse_q(v) : -1;
+        if (wsip_param_find(c->params, "+sip.instance", &v))
+            r->instance = strip_instance(v);
+        if (wsip_param_find(c->params, "reg-id", &v)) {
+            uint32_t id;
+            if (wsip_str_to_u32(v, UINT32_MAX, &id) < 0 || id == 0) {
+                reply(st, 400, "Malformed reg-id", NULL);
+                goto out;
+            }
+            r->reg_id = id;
+        }
+        if (r->reg_id && r->instance.len) {
+            /* RFC 5626 sec 6: with outbound in Supported, this is a flow */
+            if (supports_outbound && flow_bound) {
+                r->flags |= WSIP_BINDING_F_OUTBOUND;
+                outbound_used = true;
+            }
+        }
+        if (gruu)
+            r->flags |= WSIP_BINDING_F_GRUU;
+        wsip_sbuf_init(&params[n]);
+        keep_params(c->params, &params[n]);
+        r->params = wsip_str_make(params[n].p, params[n].len);
+        n++;
+    }
+
+    /* where the bindings lead: the connection (flow) for connection-oriented
+     * transports, the source address for UDP */
+    char received[96] = "";
+    if (!flow_bound) {
+        char peer[80];
+        wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
+        snprintf(received, sizeof(received), "udp:%s", peer);
+    }
+    struct wsip_sbuf path;
+    wsip_sbuf_init(&path);
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_PATH); h; h = wsip_msg_hdr_next(m, h)) {
+        if (path.len)
+            wsip_sbuf_append(&path, ",", 1);
+        wsip_sbuf_append(&path, h->value.p, h->value.len);
+    }
+    struct wsip_hdr *ua = wsip_msg_hdr(m, WSIP_HDR_USER_AGENT);
+    const struct wsip_cseq *cs = wsip_msg_cseq(m, NULL);
+    struct wsip_loc_register reg = {
+        .aor = aor,
+        .call_id = wsip_msg_call_id(m),
+        .cseq = cs ? cs->num : 0,
+        .flow = flow_bound ? src->flow : 0,
+        .transport = loc_transport(src->kind),
+        .received = wsip_str_cstr(received),
+        .path = wsip_str_make(path.p, path.len),
+        .user_agent = ua ? ua->value : WSIP_STR_NULL,
+        .wildcard = wildcard,
+        .contacts = reqs,
+        .ncontacts = n,
+    };
+    struct wsip_binding_list now_bound = {0};
+    int rc = wsip_location_update(core->loc, &reg, wsip_core_now(), &now_bound);
+    wsip_sbuf_free(&path);
+    switch (rc) {
+    case 0:
+        ok_response(core, st, m, &now_bound, aor, outbound_used);
+        if (wsip_log_enabled(WSIP_LOG_DEBUG))
+            wsip_log_debug(NULL, "registrar: %s has %zu binding(s)", aor_buf, now_bound.n);
+        break;
+    case WSIP_LOC_ECSEQ: reply(st, 500, "Out of order CSeq for this Call-ID", NULL); break;
+    case WSIP_LOC_ETOOMANY: reply(st, 403, "Too many bindings for this AOR", NULL); break;
+    default: reply(st, 500, "Registrar error", NULL); break;
+    }
+    wsip_binding_list_free(&now_bound);
+out:
+    for (size_t i = 0; i < n; i++)
+        wsip_sbuf_free(&params[i]);
+}
+
+/* ------------------------------------------------------------ the core */
+
+static void hook_put(void *arg, const struct wsip_binding *b)
+{
+    struct wsip_core *core = arg;
+    struct wsip_store_binding sb = {
+        .aor = wsip_str_cstr(b->aor),
+        .contact = wsip_str_cstr(b->contact),
+        .instance = wsip_str_cstr(b->instance),
+        .reg_id = b->reg_id,
+        .path = wsip_str_cstr(b->path),
+        .received = wsip_str_cstr(b->received),
+        .q = b->q < 0 ? 1000u : (unsigned)b->q,
+        .expires = b->expires_at / 1000,
+        .call_id = wsip_str_cstr(b->call_id),
+        .cseq = b->cseq,
+        .user_agent = wsip_str_cstr(b->user_agent),
+        .flags = b->flags,
+    };
+    wsip_store_binding_put(core->store, &sb);
+}
+
+static void hook_del(void *arg, const struct wsip_binding *b)
+{
+    struct wsip_core *core = arg;
+    wsip_store_binding_del(core->store, wsip_str_cstr(b->aor), wsip_str_cstr(b->contact),
+                           wsip_str_cstr(b->instance));
+}
+
+int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct wsip_store *store,
+                  struct wsip_users *users, char *err, size_t errlen)
+{
+    struct wsip_core *core = calloc(1, sizeof(*core));
+    if (!core) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    core->store = store;
+    core->users = users;
+    snprintf(core->realm, sizeof(core->realm), "%s", cfg->auth.realm ? cfg->auth.realm : "");
+    core->min_expires = cfg->registrar.min_expires;
+    core->default_expires = cfg->registrar.default_expires;
+    core->max_expires = cfg->registrar.max_expires;
+    core->flow_timer = cfg->ws.ping_interval ? cfg->ws.ping_interval : 30;
+    if (cfg->trusted.n) {
+        core->trusted.v = calloc(cfg->trusted.n, sizeof(*core->trusted.v));
+        if (!core->trusted.v) {
+            free(core);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        memcpy(core->trusted.v, cfg->trusted.v, cfg->trusted.n * sizeof(*core->trusted.v));
+        core->trusted.n = cfg->trusted.n;
+        core->own_trusted = true;
+    }
+    struct wsip_location_opts lo = {0};
+    if (store) {
+        lo.hooks.put = hook_put;
+        lo.hooks.del = hook_del;
+        lo.hooks.arg = core;
+    }
+    core->loc = wsip_location_new(&lo);
+    struct wsip_auth_cfg ac;
+    wsip_auth_cfg_default(&ac);
+    ac.nalgs = 0;
+    for (size_t i = 0; i < cfg->auth.algorithms.n && ac.nalgs < WSIP_DIGEST_ALG_COUNT; i++) {
+        int alg = wsip_digest_alg_from_str(wsip_str_cstr(cfg->auth.algorithms.v[i]));
+        /* only MD5 and SHA-256 have stored HA1s */
+        if (alg == WSIP_DIGEST_MD5 || alg == WSIP_DIGEST_SHA256)
+            ac.algs[ac.nalgs++] = (enum wsip_digest_alg)alg;
+    }
+    if (ac.nalgs == 0) {
+        ac.algs[0] = WSIP_DIGEST_MD5;
+        ac.nalgs = 1;
+    }
+    const char *why = NULL;
+    if (!core->loc || wsip_auth_svc_new(&core->auth, &ac, NULL, &why) < 0) {
+        snprintf(err, errlen, "core: %s", why ? why : "out of memory");
+        wsip_core_free(core);
+        return -1;
+    }
+    *out = core;
+    return 0;
+}
+
+void wsip_core_free(struct wsip_core *c)
+{
+    if (!c)
+        return;
+    wsip_location_free(c->loc);
+    wsip_auth_svc_free(c->auth);
+    if (c->own_trusted)
+        free(c->trusted.v);
+    free(c);
+}
