@@ -12,6 +12,11 @@ static void usage(FILE *f)
             "usage: wsip <command> [options]\n"
             "\n"
             "commands:\n"
+            "  serve [options]     run the server (wsip serve --help)\n"
+            "  check-config [-c FILE] [--set k=v]... [-v]\n"
+            "                      validate a configuration, errors with line numbers\n"
+            "  cert --self-signed DIR\n"
+            "                      write a development certificate (cert.pem, key.pem)\n"
             "  parse FILE... | -   parse each file as one SIP message (datagram framing),\n"
             "                      validate it as a receiving proxy would, print one JSON\n"
             "                      object per file; exit 1 if any file is bad\n"
@@ -21,7 +26,7 @@ static void usage(FILE *f)
             "  help                this text\n"
             "  version             print the version\n"
             "\n"
-            "The server (wsip serve), wsip user and wsip bench are being built; see README.md.\n",
+            "See README.md and docs/configuration.md.\n",
             WSIP_VERSION);
 }
 
