@@ -39,4 +39,15 @@ bool wsip_core_is_our_domain(const struct wsip_server *s, struct wsip_str host);
 void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src,
                            struct wsip_strans *st, struct wsip_msg *m);
 
+/* 0: the request may enter the proxy (trusted source, not from one of our
+ * users, ACK/CANCEL, or valid Proxy-Authorization of the From user);
+ * otherwise it was answered (407, 403, 400). */
+int wsip_core_authorize_proxy(struct wsip_core *core, const struct wsip_source *src,
+                              struct wsip_strans *st, struct wsip_msg *m);
+
+/* Requests to our users (not REGISTER): target set from the location
+ * service, parallel forking, best response (RFC 3261 sec 16). */
+void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
+                       struct wsip_strans *st, struct wsip_msg *m);
+
 #endif

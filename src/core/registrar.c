@@ -46,6 +46,22 @@ static void reply(struct wsip_strans *st, unsigned status, const char *reason, c
 
 /* --------------------------------------------------------- credentials */
 
+static int authenticate(struct wsip_core *core, const struct wsip_source *src,
+                        struct wsip_strans *st, struct wsip_msg *m, struct wsip_str user,
+                        struct wsip_str domain, bool proxy);
+
+int wsip_core_authorize_proxy(struct wsip_core *core, const struct wsip_source *src,
+                              struct wsip_strans *st, struct wsip_msg *m)
+{
+    if (!wsip_auth_may_challenge(m))
+        return 0; /* ACK and CANCEL are never challenged */
+    const struct wsip_addr *from = wsip_msg_from(m, NULL);
+    if (!from || (from->uri.scheme != WSIP_URI_SIP && from->uri.scheme != WSIP_URI_SIPS) ||
+        !wsip_core_is_our_domain(src->worker->srv, from->uri.host))
+        return 0; /* not from one of our users: the callee's domain decides */
+    return authenticate(core, src, st, m, from->uri.user, from->uri.host, true);
+}
+
 struct lookup_arg {
     struct wsip_core *core;
     struct wsip_str domain; /* of the AOR: users are per domain */
@@ -77,10 +93,11 @@ static int lookup_ha1(struct wsip_str user, struct wsip_str realm, enum wsip_dig
     return 0;
 }
 
-/* 0: go on; otherwise the request was answered. */
+/* 0: go on; otherwise the request was answered. proxy: 407 and
+ * Proxy-Authorization instead of 401 and Authorization. */
 static int authenticate(struct wsip_core *core, const struct wsip_source *src,
                         struct wsip_strans *st, struct wsip_msg *m, struct wsip_str user,
-                        struct wsip_str domain)
+                        struct wsip_str domain, bool proxy)
 {
     if (core->trusted.n &&
         wsip_cidr_list_match(&core->trusted, (const struct sockaddr *)&src->peer))
@@ -90,7 +107,7 @@ static int authenticate(struct wsip_core *core, const struct wsip_source *src,
     struct wsip_auth_result res;
     uint64_t now = wsip_now_ms();
     enum wsip_auth_rc rc =
-        wsip_auth_svc_check(core->auth, m, realm, false, now, (const struct sockaddr *)&src->peer,
+        wsip_auth_svc_check(core->auth, m, realm, proxy, now, (const struct sockaddr *)&src->peer,
                             lookup_ha1, &la, &res);
     if (rc == WSIP_AUTH_OK) {
         /* an authenticated user registers their own AOR only */
@@ -117,12 +134,19 @@ static int authenticate(struct wsip_core *core, const struct wsip_source *src,
         return -1;
     }
     /* CHALLENGE, STALE, FAILED: a fresh challenge, the same whatever the
-     * cause (no user enumeration) */
+     * cause (no user enumeration); the log says which */
+    if (wsip_log_enabled(rc == WSIP_AUTH_CHALLENGE ? WSIP_LOG_DEBUG : WSIP_LOG_INFO)) {
+        char peer[64];
+        wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
+        wsip_log(rc == WSIP_AUTH_CHALLENGE ? WSIP_LOG_DEBUG : WSIP_LOG_INFO, NULL,
+                 "peer=%s auth %s for user '%s': %s", peer, wsip_auth_rc_name(rc), res.user,
+                 res.reason ? res.reason : "");
+    }
     struct wsip_sbuf ch;
     wsip_sbuf_init(&ch);
-    wsip_auth_svc_challenge(core->auth, realm, now, false, rc == WSIP_AUTH_STALE, &ch);
+    wsip_auth_svc_challenge(core->auth, realm, now, proxy, rc == WSIP_AUTH_STALE, &ch);
     wsip_sbuf_puts(&ch, SERVER_HDR);
-    wsip_strans_reply(st, 401, NULL, wsip_str_make(ch.p, ch.len), WSIP_STR_NULL);
+    wsip_strans_reply(st, proxy ? 407 : 401, NULL, wsip_str_make(ch.p, ch.len), WSIP_STR_NULL);
     wsip_sbuf_free(&ch);
     return -1;
 }
@@ -254,7 +278,7 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         return;
     }
     struct wsip_str user = to->uri.user, domain = to->uri.host;
-    if (authenticate(core, src, st, m, user, domain) < 0)
+    if (authenticate(core, src, st, m, user, domain, false) < 0)
         return;
 
     /* the AOR: scheme sip, the user as written, the domain */

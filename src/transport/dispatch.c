@@ -11,8 +11,9 @@
 #include "txn/txn.h"
 #include "wsip/log.h"
 
-#define ALLOW_HDR  "Allow: OPTIONS\r\n"
-#define ALLOW_CORE "Allow: OPTIONS, REGISTER\r\n" /* with the registrar */
+#define ALLOW_HDR "Allow: OPTIONS\r\n"
+/* with the registrar and proxy */
+#define ALLOW_CORE "Allow: OPTIONS, REGISTER, MESSAGE\r\n"
 #define SERVER_HDR "Server: wsip/" WSIP_VERSION "\r\n"
 
 /* Where a response to a datagram goes (RFC 3261 sec 18.2.2 with RFC 3581):
@@ -190,6 +191,12 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
         }
         wsip_registrar_handle(s->core, src, st, m);
         atomic_fetch_add(&s->ctr.tx_msgs, 1);
+        return;
+    }
+    if (s->core && m->method_id != WSIP_METHOD_REGISTER && ruri &&
+        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && ruri->user.len &&
+        wsip_core_is_our_domain(s, ruri->host)) {
+        wsip_proxy_handle(s->core, src, st, m);
         return;
     }
     if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {

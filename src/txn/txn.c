@@ -428,6 +428,13 @@ bool wsip_strans_cancelled(const struct wsip_strans *st)
     return st->cancelled;
 }
 
+void wsip_strans_keep(struct wsip_strans *st)
+{
+    /* the TU promises a final response (its own timers bound it) */
+    if (st->t.state == ST_TRYING || st->t.state == ST_PROCEEDING)
+        uv_timer_stop(&st->t.life);
+}
+
 void wsip_strans_release(struct wsip_strans *st)
 {
     st->released = true;

@@ -75,6 +75,9 @@ int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reaso
 /* Sends response bytes already built (a proxied response). */
 int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const void *data,
                               size_t len);
+/* The TU will answer for sure (a proxy whose client transactions time out
+ * on their own): the transaction no longer ends by itself before that. */
+void wsip_strans_keep(struct wsip_strans *st);
 /* The TU is done with the transaction without having answered (it will
  * never answer: the transaction times out by itself). */
 void wsip_strans_release(struct wsip_strans *st);

@@ -1,0 +1,345 @@
+/* Transaction-stateful proxy (RFC 3261 sec 16) for requests to our users:
+ * the target set comes from the location service (an AOR's bindings, or a
+ * GRUU's instance), every target gets a client transaction (parallel
+ * forking), responses go back through the server transaction with the best
+ * final response chosen as sec 16.7 says.
+ *
+ * Not yet here (next steps of issue #4): Record-Route and in-dialog routing
+ * over flows, INVITE specifics beyond the generic machinery (CANCEL of the
+ * other branches on a 2xx is done), DNS targets, loop detection. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "wsip/log.h"
+
+#define MAX_BRANCHES 16
+#define SERVER_HDR   "Server: wsip/" WSIP_VERSION "\r\n"
+
+struct proxy_ctx {
+    struct wsip_core *core;
+    struct wsip_strans *st;
+    struct wsip_ctrans *ct[MAX_BRANCHES];
+    unsigned nbranches, pending;
+    bool final_sent;
+    unsigned best_status;
+    struct wsip_sbuf best; /* the best final response so far, ready to send */
+};
+
+static void ctx_maybe_free(struct proxy_ctx *x)
+{
+    if (x->pending > 0)
+        return;
+    wsip_sbuf_free(&x->best);
+    free(x);
+}
+
+static void reply(struct wsip_strans *st, unsigned status, const char *reason)
+{
+    wsip_strans_reply(st, status, reason, wsip_str_cstr(SERVER_HDR), WSIP_STR_NULL);
+}
+
+/* sec 16.7 step 6: the lower class wins, 6xx over all; within a class the
+ * first one stays; 503 counts as 500 (we answer 500 for it). */
+static bool better(unsigned status, unsigned best)
+{
+    if (best == 0)
+        return true;
+    unsigned c = status / 100, bc = best / 100;
+    if (bc == 6)
+        return false;
+    if (c == 6)
+        return true;
+    return c < bc;
+}
+
+/* A response minus our Via, as the upstream side gets it (sec 16.7 step 9). */
+static int strip_our_via(struct wsip_msg *resp, struct wsip_sbuf *out)
+{
+    struct wsip_builder b;
+    wsip_builder_init(&b, resp);
+    struct wsip_hdr *v = wsip_msg_hdr(resp, WSIP_HDR_VIA);
+    int rc = v ? wsip_builder_remove_hdr(&b, v) : -1;
+    if (rc == 0)
+        rc = wsip_builder_ensure_content_length(&b);
+    if (rc == 0)
+        rc = wsip_builder_flatten(&b, out);
+    wsip_builder_free(&b);
+    return rc;
+}
+
+static void cancel_others(struct proxy_ctx *x, struct wsip_ctrans *except)
+{
+    for (unsigned i = 0; i < x->nbranches; i++)
+        if (x->ct[i] && x->ct[i] != except)
+            wsip_ctrans_cancel(x->ct[i], wsip_str_cstr("Reason: SIP;cause=200;text=\"Call "
+                                                       "completed elsewhere\"\r\n"));
+}
+
+static void on_branch_response(struct wsip_ctrans *ct, struct wsip_msg *resp, void *arg)
+{
+    struct proxy_ctx *x = arg;
+    unsigned status = resp->status;
+    if (x->final_sent || status == 100)
+        return; /* a 100 is hop by hop (sec 16.7 step 3) */
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (strip_our_via(resp, &out) < 0 || out.oom) {
+        wsip_sbuf_free(&out);
+        return;
+    }
+    if (status < 200) {
+        wsip_strans_send_response(x->st, status, out.p, out.len);
+    } else if (status < 300) {
+        /* a 2xx goes up at once; the other branches of an INVITE end */
+        wsip_strans_send_response(x->st, status, out.p, out.len);
+        x->final_sent = true;
+        if (wsip_strans_request(x->st)->method_id == WSIP_METHOD_INVITE)
+            cancel_others(x, ct);
+    } else if (better(status, x->best_status)) {
+        x->best_status = status;
+        x->best.len = 0;
+        wsip_sbuf_append(&x->best, out.p, out.len);
+        if (status >= 600 && wsip_strans_request(x->st)->method_id == WSIP_METHOD_INVITE)
+            cancel_others(x, ct);
+    }
+    wsip_sbuf_free(&out);
+}
+
+static void on_branch_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how, void *arg)
+{
+    struct proxy_ctx *x = arg;
+    for (unsigned i = 0; i < x->nbranches; i++)
+        if (x->ct[i] == ct)
+            x->ct[i] = NULL;
+    if (how != WSIP_CTRANS_DONE && better(408, x->best_status) && !x->best.len)
+        x->best_status = 408; /* a branch that never answered counts as 408 */
+    if (--x->pending == 0 && !x->final_sent) {
+        x->final_sent = true;
+        if (x->best.len && x->best_status != 503)
+            wsip_strans_send_response(x->st, x->best_status, x->best.p, x->best.len);
+        else if (x->best_status == 503)
+            reply(x->st, 500, "Server Internal Error (downstream 503)");
+        else
+            reply(x->st, 408, NULL);
+    }
+    ctx_maybe_free(x);
+}
+
+static const struct wsip_ctrans_ops branch_ops = {on_branch_response, on_branch_end};
+
+static void on_cancel(struct wsip_strans *st, void *arg)
+{
+    /* sec 16.10: the UAC gave up; end every pending branch. The 487 comes
+     * back from them and goes up as the best final response. */
+    struct proxy_ctx *x = arg;
+    (void)st;
+    for (unsigned i = 0; i < x->nbranches; i++)
+        if (x->ct[i])
+            wsip_ctrans_cancel(x->ct[i], WSIP_STR_NULL);
+}
+
+/* ------------------------------------------------------------ targets */
+
+static int target_of(const struct wsip_binding *b, struct wsip_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    switch (b->transport) {
+    case WSIP_LOC_TP_TCP: t->kind = WSIP_LISTEN_TCP; break;
+    case WSIP_LOC_TP_TLS: t->kind = WSIP_LISTEN_TLS; break;
+    case WSIP_LOC_TP_WS: t->kind = WSIP_LISTEN_WS; break;
+    case WSIP_LOC_TP_WSS: t->kind = WSIP_LISTEN_WSS; break;
+    default: t->kind = WSIP_LISTEN_UDP; break;
+    }
+    if (b->flow) {
+        t->flow = b->flow;
+        return 0;
+    }
+    /* "udp:192.0.2.1:5060" or "udp:[2001:db8::1]:5060" */
+    const char *a = strchr(b->received, ':');
+    if (!a)
+        return -1;
+    a++;
+    char host[64];
+    const char *colon = strrchr(a, ':');
+    if (!colon)
+        return -1;
+    if (*a == '[') {
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - a - 2), a + 1);
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->addr;
+        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+            return -1;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)atoi(colon + 1));
+    } else {
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - a), a);
+        struct sockaddr_in *in = (struct sockaddr_in *)&t->addr;
+        if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+            return -1;
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)atoi(colon + 1));
+    }
+    return 0;
+}
+
+/* Our address for a transport, for the Via we add. */
+static void via_host(const struct wsip_server *s, enum wsip_listen_kind kind, char *out, size_t cap)
+{
+    for (unsigned i = 0; i < s->opt.nlisten; i++) {
+        const struct wsip_listen_spec *l = &s->opt.listen[i];
+        if (l->kind == kind) {
+            bool v6 = strchr(l->host, ':') != NULL;
+            snprintf(out, cap, "%s%s%s:%u", v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", s->opt.ndomains ? s->opt.domains[0] : "localhost");
+}
+
+static const char *via_transport(enum wsip_listen_kind k)
+{
+    switch (k) {
+    case WSIP_LISTEN_TCP: return "TCP";
+    case WSIP_LISTEN_TLS: return "TLS";
+    case WSIP_LISTEN_WS: return "WS";
+    case WSIP_LISTEN_WSS: return "WSS";
+    default: return "UDP";
+    }
+}
+
+/* One branch: the request retargeted to a binding (sec 16.6). */
+static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w, struct wsip_msg *m,
+                                   const struct wsip_binding *b)
+{
+    struct wsip_target t;
+    if (target_of(b, &t) < 0)
+        return NULL;
+    char branch[40], host[160], via[320];
+    wsip_txn_branch(w, branch);
+    via_host(w->srv, t.kind, host, sizeof(host));
+    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s", via_transport(t.kind), host, branch);
+    struct wsip_builder bld;
+    wsip_builder_init(&bld, m);
+    int rc = wsip_builder_set_ruri(&bld, wsip_str_cstr(b->contact));
+    if (rc == 0)
+        rc = wsip_builder_decrement_max_forwards(&bld);
+    /* the edge proxies the UA registered through (RFC 3327) come first */
+    if (rc == 0 && b->path[0])
+        rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_ROUTE, wsip_str_cstr(b->path));
+    if (rc == 0)
+        rc = wsip_builder_prepend_via(&bld, wsip_str_cstr(via));
+    if (rc == 0)
+        rc = wsip_builder_ensure_content_length(&bld);
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (rc == 0)
+        rc = wsip_builder_flatten(&bld, &out);
+    wsip_builder_free(&bld);
+    struct wsip_ctrans *ct = NULL;
+    if (rc == 0 && !out.oom)
+        ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
+    wsip_sbuf_free(&out);
+    return ct;
+}
+
+/* ------------------------------------------------------------- entry */
+
+/* Our own Route entries (loose routing, sec 16.4) are removed. */
+static void route_removal(struct wsip_server *s, struct wsip_msg *m, struct wsip_builder *unused)
+{
+    (void)s;
+    (void)m;
+    (void)unused;
+}
+
+static bool user_known(struct wsip_core *core, struct wsip_str user, struct wsip_str domain)
+{
+    struct wsip_user_cred cred;
+    return core->users && wsip_users_lookup(core->users, user, domain, &cred) == 0;
+}
+
+void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
+                       struct wsip_strans *st, struct wsip_msg *m)
+{
+    struct wsip_worker *w = src->worker;
+    static const char *const supported[] = {"path", "outbound", "gruu", NULL};
+    struct wsip_sip_err e;
+    if (wsip_msg_check_request(m, WSIP_ROLE_PROXY, supported, &e) < 0) {
+        reply(st, e.status, e.reason);
+        return;
+    }
+    route_removal(w->srv, m, NULL);
+    const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
+    if (!ruri || (ruri->scheme != WSIP_URI_SIP && ruri->scheme != WSIP_URI_SIPS) ||
+        !wsip_core_is_our_domain(w->srv, ruri->host) || !ruri->user.len) {
+        /* other domains need DNS (RFC 3263): not yet */
+        reply(st, 404, "Not Found (only local users are served)");
+        return;
+    }
+    if (wsip_core_authorize_proxy(core, src, st, m) < 0)
+        return;
+
+    const struct wsip_binding *bs[MAX_BRANCHES];
+    size_t n;
+    struct wsip_str aor_user = ruri->user;
+    int64_t now = wsip_core_now();
+    if (ruri->user.len > 6 && !memcmp(ruri->user.p, "tgruu.", 6)) {
+        /* a temp-gruu reaches its one instance (RFC 5627) */
+        n = wsip_location_lookup_gruu(
+            core->loc, wsip_str_make(ruri->user.p + 6, ruri->user.len - 6), now, bs, MAX_BRANCHES);
+    } else {
+        char aor[512];
+        int an = snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)ruri->user.len, ruri->user.p,
+                          (int)ruri->host.len, ruri->host.p);
+        if (an < 0 || (size_t)an >= sizeof(aor)) {
+            reply(st, 400, "Request-URI too long");
+            return;
+        }
+        struct wsip_str gr;
+        if (wsip_param_find(ruri->params, "gr", &gr) && gr.len)
+            n = wsip_location_lookup_instance(core->loc, wsip_str_make(aor, (size_t)an), gr, now,
+                                              bs, MAX_BRANCHES);
+        else
+            n = wsip_location_lookup(core->loc, wsip_str_make(aor, (size_t)an), now, bs,
+                                     MAX_BRANCHES);
+    }
+    if (n == 0) {
+        if (user_known(core, aor_user, ruri->host))
+            reply(st, 480, "Temporarily Unavailable");
+        else
+            reply(st, 404, "Not Found");
+        return;
+    }
+    struct proxy_ctx *x = calloc(1, sizeof(*x));
+    if (!x) {
+        wsip_bindings_unref(bs, n);
+        reply(st, 500, "Out of memory");
+        return;
+    }
+    x->core = core;
+    x->st = st;
+    wsip_sbuf_init(&x->best);
+    if (m->method_id == WSIP_METHOD_INVITE) {
+        /* sec 16.2: a stateful proxy answers 100 for an INVITE at once */
+        reply(st, 100, NULL);
+        wsip_strans_set_cancel(st, on_cancel, x);
+    }
+    wsip_strans_keep(st); /* the branches' timers bound its life now */
+    for (size_t i = 0; i < n; i++) {
+        struct wsip_ctrans *ct = forward(x, w, wsip_strans_request(st), bs[i]);
+        if (ct) {
+            x->ct[x->nbranches++] = ct;
+            x->pending++;
+        }
+    }
+    wsip_bindings_unref(bs, n);
+    if (x->pending == 0) {
+        /* every flow vanished between the lookup and the send */
+        reply(st, 480, "Temporarily Unavailable");
+        wsip_sbuf_free(&x->best);
+        free(x);
+        return;
+    }
+}
