@@ -45,7 +45,9 @@
  * - The credentials' algorithm must be one of the configured ones, exactly
  *   (offer "MD5-sess" to accept MD5-sess).
  * - uri must equal the Request-URI as written (both trimmed), or FAILED.
- * - Replay: per nonce, the highest nc accepted is kept and nc must grow.
+ * - Replay: per nonce, the highest nc accepted is kept and nc must grow;
+ *   a reused nc is answered STALE (a fresh nonce; SIP.js resends its last
+ *   credentials unchanged) and is not counted as a failure.
  *   Only credentials whose digest is right touch the table, so nobody can
  *   poison a nonce with a huge nc. The table is bounded (replay_slots);
  *   when full the entry with the oldest nonce is evicted and its mint time
@@ -55,7 +57,7 @@
  *   a newer one was never used and is accepted with any nc >= 1.
  *   Replay state is per process.
  * - Failures counted per source address (IPv4 address, IPv6 /64): wrong
- *   digest (unknown user included) and replayed nc. Not counted: missing
+ *   digest (unknown user included). Not counted: a reused nc, missing
  *   credentials, bad or stale nonces, an unoffered algorithm or qop, a uri
  *   mismatch (no password was tested). max_failures failures within a
  *   fixed window of window_s seconds from the first one block the address
@@ -86,9 +88,10 @@ struct sockaddr;
 #define WSIP_AUTH_REALM_MAX  255
 
 struct wsip_auth_cfg {
-    /* Offered in this order, one challenge header each. JsSIP and SIP.js
-     * read only the first challenge and give up unless it is MD5: keep MD5
-     * first while they are served. */
+    /* Offered in this order, one challenge header each. JsSIP 3.13 and
+     * SIP.js 0.21 keep only the LAST WWW-Authenticate header they parse and
+     * give up unless it is MD5: keep MD5 last while they are served (RFC
+     * 8760 clients take the first one they support, so SHA-256 first). */
     enum wsip_digest_alg algs[WSIP_DIGEST_ALG_COUNT];
     unsigned nalgs;        /* 1..WSIP_DIGEST_ALG_COUNT, no repeats */
     bool qop_auth_int;     /* offer qop="auth,auth-int" instead of "auth" */
@@ -99,7 +102,7 @@ struct wsip_auth_cfg {
     unsigned rate_slots;   /* addresses tracked for failures (>= 8) */
 };
 
-/* Defaults: {MD5, SHA-256}, qop auth, 300 s nonces, 10 failures per 60 s,
+/* Defaults: {SHA-256, MD5}, qop auth, 300 s nonces, 10 failures per 60 s,
  * 65536 replay slots (about 1.6 MB), 8192 address slots. */
 void wsip_auth_cfg_default(struct wsip_auth_cfg *cfg);
 
@@ -171,7 +174,7 @@ enum wsip_auth_rc wsip_auth_svc_check(struct wsip_auth_svc *a, struct wsip_msg *
 struct wsip_auth_stats {
     uint64_t by_rc[WSIP_AUTH_RC_COUNT]; /* check results */
     uint64_t challenges;                /* challenge calls */
-    uint64_t replays;                   /* FAILED for a replayed nc */
+    uint64_t replays;                   /* STALE for a reused nc */
     uint64_t replay_evictions;          /* live nonces dropped from a full table */
 };
 

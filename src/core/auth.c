@@ -419,8 +419,9 @@ out:
 void wsip_auth_cfg_default(struct wsip_auth_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->algs[0] = WSIP_DIGEST_MD5;
-    cfg->algs[1] = WSIP_DIGEST_SHA256;
+    /* MD5 last: JsSIP and SIP.js read only the last challenge */
+    cfg->algs[0] = WSIP_DIGEST_SHA256;
+    cfg->algs[1] = WSIP_DIGEST_MD5;
     cfg->nalgs = 2;
     cfg->qop_auth_int = false;
     cfg->nonce_ttl_s = 300;
@@ -797,10 +798,13 @@ enum wsip_auth_rc wsip_auth_svc_check(struct wsip_auth_svc *a, struct wsip_msg *
     case REPLAY_UNKNOWN: return done(a, res, WSIP_AUTH_STALE, "Nonce no longer tracked");
     case REPLAY_SEEN:
     default:
+        /* the digest was right (only right ones reach the table), the nc
+         * was used before: SIP.js resends its last Authorization as is on
+         * every REGISTER. A fresh nonce with stale=true lets an honest
+         * client go on; counting it as a failure would lock the address
+         * out. A replay is still never accepted. */
         atomic_fetch_add_explicit(&a->replays, 1, memory_order_relaxed);
-        if (limited)
-            rate_fail(a, key, now);
-        return done(a, res, WSIP_AUTH_FAILED, "Digest nonce-count replayed");
+        return done(a, res, WSIP_AUTH_STALE, "Digest nonce-count reused");
     }
 }
 

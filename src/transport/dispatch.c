@@ -177,16 +177,35 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
         return; /* a retransmission, an ACK, a CANCEL: the layer handled it */
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
     if (m->method_id == WSIP_METHOD_REGISTER && s->core && ruri &&
-        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && !ruri->user.len &&
-        wsip_core_is_our_domain(s, ruri->host)) {
+        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && !ruri->user.len) {
+        if (!wsip_core_is_our_domain(s, ruri->host)) {
+            wsip_strans_reply(st, 404, "Not a domain served here", wsip_str_cstr(SERVER_HDR),
+                              WSIP_STR_NULL);
+            return;
+        }
         static const char *const supported[] = {"path", "outbound", "gruu", NULL};
         struct wsip_sip_err e;
         if (wsip_msg_check_request(m, WSIP_ROLE_REGISTRAR, supported, &e) < 0) {
-            wsip_strans_reply(st, e.status, e.reason,
-                              wsip_str_cstr(e.status == 420
-                                                ? "Unsupported: see Require\r\n" SERVER_HDR
-                                                : SERVER_HDR),
-                              WSIP_STR_NULL);
+            /* RFC 3261 sec 8.2.2.3: a 420 lists what is not supported */
+            struct wsip_sbuf x;
+            wsip_sbuf_init(&x);
+            if (e.status == 420) {
+                const char *sep = "Unsupported: ";
+                for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_REQUIRE); h;
+                     h = wsip_msg_hdr_next(m, h)) {
+                    bool known = false;
+                    for (const char *const *t = supported; *t; t++)
+                        known |= wsip_str_caseeq_cstr(h->value, *t);
+                    if (!known && h->value.len) {
+                        wsip_sbuf_printf(&x, "%s%.*s", sep, (int)h->value.len, h->value.p);
+                        sep = ", ";
+                    }
+                }
+                wsip_sbuf_puts(&x, "\r\n");
+            }
+            wsip_sbuf_puts(&x, SERVER_HDR);
+            wsip_strans_reply(st, e.status, e.reason, wsip_str_make(x.p, x.len), WSIP_STR_NULL);
+            wsip_sbuf_free(&x);
             return;
         }
         wsip_registrar_handle(s->core, src, st, m);

@@ -336,9 +336,9 @@ START_TEST(challenge_text_default)
 
     char want[1024];
     snprintf(want, sizeof(want),
-             "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\", algorithm=MD5, "
-             "qop=\"auth\"\r\n"
              "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\", algorithm=SHA-256, "
+             "qop=\"auth\"\r\n"
+             "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\", algorithm=MD5, "
              "qop=\"auth\"\r\n",
              nonce, nonce);
     ck_assert_str_eq(sb.p, want);
@@ -495,7 +495,7 @@ START_TEST(challenge_bad_realm_and_cfg)
     } while (0)
     BADCFG(cfg.nalgs = 0);
     BADCFG(cfg.nalgs = WSIP_DIGEST_ALG_COUNT + 1);
-    BADCFG(cfg.algs[1] = WSIP_DIGEST_MD5);
+    BADCFG(cfg.algs[1] = WSIP_DIGEST_SHA256); /* a repeat */
     BADCFG(cfg.algs[1] = (enum wsip_digest_alg)9);
     BADCFG(cfg.nonce_ttl_s = 0);
     BADCFG(cfg.window_s = 0);
@@ -951,13 +951,15 @@ START_TEST(nc_replay)
     strcpy(nonce, get_nonce(a, T0));
 
     ck_rc(reg_check(a, alice(nonce, 1), T0, NULL, NULL, &res), WSIP_AUTH_OK, res);
-    ck_rc(reg_check(a, alice(nonce, 1), T0, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
-    ck_assert_str_eq(res.reason, "Digest nonce-count replayed");
+    /* a reused nc is never accepted; the answer is a fresh nonce (STALE):
+     * SIP.js resends its last credentials as they are */
+    ck_rc(reg_check(a, alice(nonce, 1), T0, NULL, NULL, &res), WSIP_AUTH_STALE, res);
+    ck_assert_str_eq(res.reason, "Digest nonce-count reused");
     ck_rc(reg_check(a, alice(nonce, 2), T0, NULL, NULL, &res), WSIP_AUTH_OK, res);
-    ck_rc(reg_check(a, alice(nonce, 2), T0, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
+    ck_rc(reg_check(a, alice(nonce, 2), T0, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     /* gaps are fine (lost requests); going back is not */
     ck_rc(reg_check(a, alice(nonce, 7), T0, NULL, NULL, &res), WSIP_AUTH_OK, res);
-    ck_rc(reg_check(a, alice(nonce, 5), T0, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
+    ck_rc(reg_check(a, alice(nonce, 5), T0, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     ck_rc(reg_check(a, alice(nonce, 8), T0 + 1000, NULL, NULL, &res), WSIP_AUTH_OK, res);
 
     /* a wrong response with a huge nc does not poison the nonce */
@@ -976,7 +978,7 @@ START_TEST(nc_replay)
                      make_msg("MESSAGE", "sip:bob@" REALM,
                               line("Proxy-Authorization", cred_value(&p)), ""),
                      REALM, true, T0, NULL, NULL, &res),
-          WSIP_AUTH_FAILED, res);
+          WSIP_AUTH_STALE, res);
     p.nc = 10;
     ck_rc(check_text(a,
                      make_msg("MESSAGE", "sip:bob@" REALM,
@@ -988,7 +990,8 @@ START_TEST(nc_replay)
     wsip_auth_svc_stats(a, &st);
     ck_assert_uint_eq(st.replays, 4);
     ck_assert_uint_eq(st.by_rc[WSIP_AUTH_OK], 6);
-    ck_assert_uint_eq(st.by_rc[WSIP_AUTH_FAILED], 5);
+    ck_assert_uint_eq(st.by_rc[WSIP_AUTH_FAILED], 1); /* the wrong password only */
+    ck_assert_uint_eq(st.by_rc[WSIP_AUTH_STALE], 4);  /* the reused nc */
     ck_assert_uint_eq(st.challenges, 1);
     wsip_auth_svc_free(a);
 }
@@ -1021,13 +1024,13 @@ START_TEST(replay_eviction)
      * a fresh nonce without being counted as failing */
     ck_rc(reg_check(a, alice(nonces[1], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     ck_rc(reg_check(a, alice(nonces[1], 2), T0 + 10, NULL, NULL, &res), WSIP_AUTH_STALE, res);
-    /* tracked ones still count */
-    ck_rc(reg_check(a, alice(nonces[5], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
+    /* tracked ones are still refused (STALE: a fresh nonce) */
+    ck_rc(reg_check(a, alice(nonces[5], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     ck_rc(reg_check(a, alice(nonces[5], 2), T0 + 10, NULL, NULL, &res), WSIP_AUTH_OK, res);
     /* a nonce minted after the evicted one and never used: accepted (and
      * evicts the oldest, nonces[0]) */
     ck_rc(reg_check(a, alice(nonces[9], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_OK, res);
-    ck_rc(reg_check(a, alice(nonces[9], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
+    ck_rc(reg_check(a, alice(nonces[9], 1), T0 + 10, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     ck_rc(reg_check(a, alice(nonces[0], 2), T0 + 10, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     /* nonces[2] is older than the evicted one but still tracked */
     ck_rc(reg_check(a, alice(nonces[2], 2), T0 + 10, NULL, NULL, &res), WSIP_AUTH_OK, res);
@@ -1039,7 +1042,7 @@ START_TEST(replay_eviction)
     ck_rc(reg_check(a, alice(late, 1), T0 + 100005, NULL, NULL, &res), WSIP_AUTH_OK, res);
     wsip_auth_svc_stats(a, &st);
     ck_assert_uint_eq(st.replay_evictions, ev);
-    ck_rc(reg_check(a, alice(late, 1), T0 + 100005, NULL, NULL, &res), WSIP_AUTH_FAILED, res);
+    ck_rc(reg_check(a, alice(late, 1), T0 + 100005, NULL, NULL, &res), WSIP_AUTH_STALE, res);
     wsip_auth_svc_free(a);
 }
 END_TEST
@@ -1071,6 +1074,7 @@ START_TEST(refused_forms)
 {
     struct wsip_auth_cfg cfg;
     wsip_auth_cfg_default(&cfg);
+    cfg.algs[0] = WSIP_DIGEST_MD5;
     cfg.nalgs = 1; /* MD5 only */
     struct wsip_auth_svc *a = svc_new(&cfg);
     struct wsip_auth_result res;
@@ -1214,7 +1218,7 @@ START_TEST(rate_limit)
     ck_rc(reg_check(a, alice(get_nonce(a, T0), 1), T0, SA(six_other), NULL, &res), WSIP_AUTH_OK,
           res);
 
-    /* replays count; uri mismatches and challenges do not */
+    /* reused nc, uri mismatches and challenges do not count */
     struct sockaddr_storage r = v4("203.0.113.1");
     char nonce[64];
     strcpy(nonce, get_nonce(a, T0));
@@ -1227,13 +1231,13 @@ START_TEST(rate_limit)
                          NULL, &res),
               WSIP_AUTH_CHALLENGE, res);
     }
-    for (int i = 0; i < 3; i++)
-        ck_rc(reg_check(a, alice(nonce, 1), T0, SA(r), NULL, &res), WSIP_AUTH_FAILED, res);
-    ck_rc(reg_check(a, alice(nonce, 2), T0, SA(r), NULL, &res), WSIP_AUTH_RATE_LIMITED, res);
+    for (int i = 0; i < 12; i++)
+        ck_rc(reg_check(a, alice(nonce, 1), T0, SA(r), NULL, &res), WSIP_AUTH_STALE, res);
+    ck_rc(reg_check(a, alice(nonce, 2), T0, SA(r), NULL, &res), WSIP_AUTH_OK, res);
 
     struct wsip_auth_stats st;
     wsip_auth_svc_stats(a, &st);
-    ck_assert_uint_eq(st.by_rc[WSIP_AUTH_RATE_LIMITED], 6);
+    ck_assert_uint_eq(st.by_rc[WSIP_AUTH_RATE_LIMITED], 5);
     wsip_auth_svc_free(a);
 }
 END_TEST
@@ -1311,7 +1315,7 @@ static void *worker(void *arg)
         t->ok += rc == WSIP_AUTH_OK;
         t->other += rc != WSIP_AUTH_OK;
         rc = reg_check(t->a, alice(nonce, 1), now, NULL, NULL, &res);
-        t->replay_failed += rc == WSIP_AUTH_FAILED;
+        t->replay_failed += rc == WSIP_AUTH_STALE;
         t->replays_accepted += rc == WSIP_AUTH_OK;
         rc = reg_check(t->a, alice(nonce, 2), now, SA(good), NULL, &res);
         t->ok += rc == WSIP_AUTH_OK;
