@@ -350,7 +350,11 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         if (exp > core->max_expires)
             exp = core->max_expires;
         r->expires = exp;
-        r->q = wsip_param_find(c->params, "q", &v) ? parse_q(v) : -1;
+        r->q = -1;
+        if (wsip_param_find(c->params, "q", &v) && (r->q = parse_q(v)) < 0) {
+            reply(st, 400, "Malformed q parameter", NULL);
+            goto out;
+        }
         if (wsip_param_find(c->params, "+sip.instance", &v))
             r->instance = strip_instance(v);
         if (wsip_param_find(c->params, "reg-id", &v)) {
