@@ -114,14 +114,24 @@ static void on_branch_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how, void
     for (unsigned i = 0; i < x->nbranches; i++)
         if (x->ct[i] == ct)
             x->ct[i] = NULL;
-    if (how != WSIP_CTRANS_DONE && better(408, x->best_status) && !x->best.len)
-        x->best_status = 408; /* a branch that never answered counts as 408 */
+    if (how == WSIP_CTRANS_SHUTDOWN) {
+        x->final_sent = true; /* the server transaction is going too */
+    } else if (how != WSIP_CTRANS_DONE && !x->best.len) {
+        /* no answer from that branch: 408 after timer B/F; a flow that
+         * closed under it is 430 (RFC 5626 sec 5.3); a send that failed
+         * counts as 503 (RFC 3261 sec 8.1.3.1) */
+        unsigned st = how == WSIP_CTRANS_TIMEOUT ? 408 : how == WSIP_CTRANS_FLOW_FAILED ? 430 : 503;
+        if (better(st, x->best_status) || x->best_status == 408)
+            x->best_status = st;
+    }
     if (--x->pending == 0 && !x->final_sent) {
         x->final_sent = true;
         if (x->best.len && x->best_status != 503)
             wsip_strans_send_response(x->st, x->best_status, x->best.p, x->best.len);
         else if (x->best_status == 503)
-            reply(x->st, 500, "Server Internal Error (downstream 503)");
+            reply(x->st, 500, "Server Internal Error (downstream unavailable)");
+        else if (x->best_status == 430)
+            reply(x->st, 430, "Flow Failed");
         else
             reply(x->st, 408, NULL);
     }

@@ -18,6 +18,7 @@
 
 #include "core/core.h"
 #include "transport/transport.h"
+#include "txn/txn.h"
 #include "wsip/http.h"
 #include "wsip/log.h"
 #include "wsip/tls.h"
@@ -56,6 +57,7 @@ struct wsip_conn {
     uint8_t refs; /* handles not yet closed + pending file reads */
     bool ws_close_sent;
     bool ip_counted;
+    bool requests_sent; /* wsip_conn_send_request used it: transactions may wait on it */
     unsigned missed_pongs;
     uint64_t last_rx;
     struct sockaddr_storage peer;
@@ -113,6 +115,8 @@ static void close_now(struct wsip_conn *c)
         /* bindings made over this connection die with it (RFC 5626, 7118) */
         wsip_location_flow_closed(w->srv->core->loc, wsip_conn_flow(c));
     }
+    if (c->requests_sent && !w->stopping)
+        wsip_txn_flow_closed(w->srv, wsip_conn_flow(c)); /* 430, not a 32 s wait */
     wsip__slot_free(w, c->slot);
     w->nconns--;
     wsip_worker_note_close(w);
@@ -892,4 +896,9 @@ int wsip_conn_accept(struct wsip_worker *w, uv_stream_t *server, enum wsip_liste
     }
     conn_log(c, WSIP_LOG_DEBUG, "accepted");
     return 0;
+}
+
+void wsip_conn_mark_requests(struct wsip_conn *c)
+{
+    c->requests_sent = true;
 }

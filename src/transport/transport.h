@@ -254,6 +254,9 @@ uint64_t wsip_now_ms(void);
 /* Stream connections (TCP, TLS, WS, WSS, plain HTTP on the WS port). */
 int wsip_conn_accept(struct wsip_worker *w, uv_stream_t *server, enum wsip_listen_kind kind);
 int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt);
+/* Notes that client transactions wait for answers on c (so that its close
+ * fails them at once). */
+void wsip_conn_mark_requests(struct wsip_conn *c);
 struct wsip_conn *wsip_conn_lookup(struct wsip_worker *w, wsip_flow_token t);
 void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why);
 wsip_flow_token wsip_conn_flow(const struct wsip_conn *c);

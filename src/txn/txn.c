@@ -113,6 +113,7 @@ void wsip_txn_table_free(struct wsip_txn_table *t)
 }
 
 static void terminate(struct txn *x);
+static void ct_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how);
 
 void wsip_txn_shutdown(struct wsip_worker *w)
 {
@@ -125,8 +126,11 @@ void wsip_txn_shutdown(struct wsip_worker *w)
         while (tab->buckets[i]) {
             struct txn *x = tab->buckets[i];
             if (x->kind == TX_CLIENT) {
+                /* the TU frees what it keeps for the transaction, and
+                 * answers nothing: the server side is going too */
                 struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
-                ct->ops = NULL; /* no callbacks into a TU that is going away */
+                ct_end(ct, WSIP_CTRANS_SHUTDOWN);
+                ct->ops = NULL;
             }
             terminate(x); /* unlinks it */
         }
@@ -259,6 +263,21 @@ int wsip_txn_branch_worker(struct wsip_str b)
 
 /* ------------------------------------------------------------- targets */
 
+/* On the flow's owner, after a handed-over send: mark the connection, or
+ * tell every worker the flow is gone (the request never left). */
+static void flow_send_done(wsip_flow_token token, int status, void *arg)
+{
+    struct wsip_server *s = arg;
+    struct wsip_worker *w = wsip_worker_self();
+    if (status == 0 && w) {
+        struct wsip_conn *c = wsip_conn_lookup(w, token);
+        if (c)
+            wsip_conn_mark_requests(c);
+    } else if (status != 0) {
+        wsip_txn_flow_closed(s, token);
+    }
+}
+
 bool wsip_target_reliable(const struct wsip_target *t)
 {
     return t->kind != WSIP_LISTEN_UDP;
@@ -271,11 +290,14 @@ int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const v
         struct wsip_conn *c = wsip_conn_lookup(w, t->flow);
         if (c) {
             struct iovec iov = {(void *)(uintptr_t)data, len};
+            wsip_conn_mark_requests(c);
             return wsip_conn_send(c, &iov, 1);
         }
         if (wsip_flow_worker(t->flow) == w->id)
             return -1; /* ours and gone */
-        return wsip_flow_send(w->srv, t->flow, data, len, NULL, NULL);
+        /* the owner sends it; a flow already gone is reported back as a
+         * flow failure by the owner's close broadcast or right here */
+        return wsip_flow_send(w->srv, t->flow, data, len, flow_send_done, w->srv);
     }
     uv_udp_t *udp = wsip_worker_udp(w, t->addr.ss_family);
     if (!udp)
@@ -754,6 +776,63 @@ static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
         uv_timer_start(&x->life, ct_life, x->reliable ? 0 : timer_d, 0);
     } else {
         uv_timer_start(&x->life, ct_life, x->reliable ? 0 : tm->t4, 0); /* timer K */
+    }
+}
+
+/* --------------------------------------------------------- flow failure */
+
+static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow)
+{
+    struct wsip_txn_table *tab = w->txn;
+    if (!tab)
+        return;
+    /* few transactions wait on any one flow; a scan of this worker's table
+     * happens only for connections that were sent requests */
+    for (size_t i = 0; i < tab->nbuckets; i++) {
+        struct txn *x = tab->buckets[i];
+        while (x) {
+            struct txn *next = x->hnext;
+            if (x->kind == TX_CLIENT) {
+                struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
+                if (ct->target.flow == flow && (x->state == ST_CALLING || x->state == ST_TRYING ||
+                                                x->state == ST_PROCEEDING)) {
+                    ct_end(ct, WSIP_CTRANS_FLOW_FAILED);
+                    terminate(x);
+                }
+            }
+            x = next;
+        }
+    }
+}
+
+struct flow_task {
+    struct wsip_task task;
+    wsip_flow_token flow;
+};
+
+static void flow_closed_task(struct wsip_worker *w, struct wsip_task *t)
+{
+    struct flow_task *ft = (struct flow_task *)t;
+    flow_closed_here(w, ft->flow);
+    free(ft);
+}
+
+void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow)
+{
+    struct wsip_worker *self = wsip_worker_self();
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        struct wsip_worker *w = &s->workers[i];
+        if (w == self) {
+            flow_closed_here(w, flow);
+            continue;
+        }
+        struct flow_task *ft = malloc(sizeof(*ft));
+        if (!ft)
+            continue;
+        ft->task.fn = flow_closed_task;
+        ft->flow = flow;
+        if (wsip_worker_post(w, &ft->task) < 0)
+            free(ft);
     }
 }
 

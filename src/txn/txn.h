@@ -34,8 +34,13 @@ struct wsip_txn_timers {
 /* Per-worker state; created lazily by the first transaction. */
 struct wsip_txn_table;
 void wsip_txn_table_free(struct wsip_txn_table *t);
-/* Ends every transaction of the worker (shutdown). */
+/* Ends every transaction of the worker (shutdown); client transactions
+ * report WSIP_CTRANS_SHUTDOWN to their TU first. */
 void wsip_txn_shutdown(struct wsip_worker *w);
+/* A connection closed: client transactions of every worker still waiting
+ * for an answer on it end with WSIP_CTRANS_FLOW_FAILED. Called on the
+ * connection's worker; reaches the others by hand-over. */
+void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow);
 
 struct wsip_txn_stats {
     uint64_t strans, ctrans; /* created */
@@ -88,6 +93,8 @@ enum wsip_ctrans_end {
     WSIP_CTRANS_DONE = 0,      /* a final response was passed on */
     WSIP_CTRANS_TIMEOUT,       /* timer B / F: no final response */
     WSIP_CTRANS_TRANSPORT_ERR, /* the request could not be sent */
+    WSIP_CTRANS_FLOW_FAILED,   /* the connection it was sent on closed (RFC 5626: 430) */
+    WSIP_CTRANS_SHUTDOWN,      /* the worker is stopping: free, answer nothing */
 };
 
 struct wsip_ctrans_ops {
