@@ -50,4 +50,14 @@ int wsip_core_authorize_proxy(struct wsip_core *core, const struct wsip_source *
 void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
                        struct wsip_strans *st, struct wsip_msg *m);
 
+/* In-dialog (or pre-routed) requests whose top Route is us: pop our
+ * entries, go to the next Route, the flow our Record-Route named, or the
+ * Request-URI. st NULL: an ACK for a 2xx, forwarded without a transaction. */
+bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m);
+void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
+                      struct wsip_msg *m);
+/* A response that matched no client transaction (a retransmitted 2xx):
+ * forwarded by its Via when the top Via is ours. */
+void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_msg *m);
+
 #endif

@@ -219,36 +219,96 @@ static const char *via_transport(enum wsip_listen_kind k)
     }
 }
 
-/* One branch: the request retargeted to a binding (sec 16.6). */
-static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w, struct wsip_msg *m,
-                                   const struct wsip_binding *b)
+static void flow_hex(wsip_flow_token t, char out[17])
 {
-    struct wsip_target t;
-    if (target_of(b, &t) < 0)
-        return NULL;
-    char branch[40], host[160], via[320];
+    snprintf(out, 17, "%016llx", (unsigned long long)t);
+}
+
+static bool dialog_creating(const struct wsip_msg *m)
+{
+    return m->method_id == WSIP_METHOD_INVITE || m->method_id == WSIP_METHOD_SUBSCRIBE ||
+           m->method_id == WSIP_METHOD_REFER;
+}
+
+/* Our Record-Route for one side: the address of the transport that side
+ * uses and, for a connection, its flow token, so in-dialog requests find
+ * the flow again (RFC 5626 flow tokens; transport=ws for WS and WSS, RFC
+ * 7118 sec 5.2). */
+static void rr_value(const struct wsip_server *s, enum wsip_listen_kind kind, wsip_flow_token flow,
+                     char *out, size_t cap)
+{
+    char host[160], tok[17] = "";
+    via_host(s, kind, host, sizeof(host));
+    if (flow)
+        flow_hex(flow, tok);
+    static const char *const tp[] = {"udp", "tcp", "tls", "ws", "ws"};
+    snprintf(out, cap, "<sip:%s;transport=%s;lr%s%s>", host, tp[kind], flow ? ";wsf=" : "", tok);
+}
+
+/* The request as it leaves for target t (sec 16.6): Request-URI (when
+ * given), Max-Forwards, our Route entries popped, Path routes, Record-Route
+ * (double: one per side, sec 16.6 step 4 with RFC 5658 style), our Via
+ * (with the incoming flow, for responses forwarded without a transaction). */
+static int build_forward(struct wsip_worker *w, const struct wsip_source *src, struct wsip_msg *m,
+                         const struct wsip_target *t, const char *ruri, const char *path,
+                         unsigned npop, bool record_route, struct wsip_sbuf *out)
+{
+    char branch[40], host[160], via[360], tok[17] = "";
     wsip_txn_branch(w, branch);
-    via_host(w->srv, t.kind, host, sizeof(host));
-    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s", via_transport(t.kind), host, branch);
+    via_host(w->srv, t->kind, host, sizeof(host));
+    bool in_flow = src->kind != WSIP_LISTEN_UDP && src->flow;
+    if (in_flow)
+        flow_hex(src->flow, tok);
+    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s%s%s", via_transport(t->kind), host, branch,
+             in_flow ? ";wsf=" : "", tok);
     struct wsip_builder bld;
     wsip_builder_init(&bld, m);
-    int rc = wsip_builder_set_ruri(&bld, wsip_str_cstr(b->contact));
+    int rc = 0;
+    if (ruri && *ruri)
+        rc = wsip_builder_set_ruri(&bld, wsip_str_cstr(ruri));
     if (rc == 0)
         rc = wsip_builder_decrement_max_forwards(&bld);
+    struct wsip_hdr *r = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
+    for (unsigned i = 0; rc == 0 && i < npop && r; i++, r = wsip_msg_hdr_next(m, r))
+        rc = wsip_builder_remove_hdr(&bld, r);
     /* the edge proxies the UA registered through (RFC 3327) come first */
-    if (rc == 0 && b->path[0])
-        rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_ROUTE, wsip_str_cstr(b->path));
+    if (rc == 0 && path && *path)
+        rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_ROUTE, wsip_str_cstr(path));
+    if (rc == 0 && record_route) {
+        char out_rr[256], in_rr[256];
+        rr_value(w->srv, t->kind, t->flow, out_rr, sizeof(out_rr));
+        rr_value(w->srv, src->kind, in_flow ? src->flow : 0, in_rr, sizeof(in_rr));
+        /* the callee sees them in this order: its own side first; one is
+         * enough when both sides reach us the same way (same transport, no
+         * flow on either) */
+        rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_RECORD_ROUTE, wsip_str_cstr(out_rr));
+        if (rc == 0 && strcmp(out_rr, in_rr) != 0)
+            rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_RECORD_ROUTE, wsip_str_cstr(in_rr));
+    }
     if (rc == 0)
         rc = wsip_builder_prepend_via(&bld, wsip_str_cstr(via));
     if (rc == 0)
         rc = wsip_builder_ensure_content_length(&bld);
+    if (rc == 0)
+        rc = wsip_builder_flatten(&bld, out);
+    wsip_builder_free(&bld);
+    return rc == 0 && !out->oom ? 0 : -1;
+}
+
+/* One branch: the request retargeted to a binding (sec 16.6). */
+static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
+                                   const struct wsip_source *src, struct wsip_msg *m,
+                                   const struct wsip_binding *b, unsigned npop)
+{
+    struct wsip_target t;
+    if (target_of(b, &t) < 0)
+        return NULL;
+    const struct wsip_addr *to = wsip_msg_to(m, NULL);
+    bool rr = dialog_creating(m) && to && !to->has_tag;
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    if (rc == 0)
-        rc = wsip_builder_flatten(&bld, &out);
-    wsip_builder_free(&bld);
     struct wsip_ctrans *ct = NULL;
-    if (rc == 0 && !out.oom)
+    if (build_forward(w, src, m, &t, b->contact, b->path, npop, rr, &out) == 0)
         ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
     wsip_sbuf_free(&out);
     return ct;
@@ -338,7 +398,7 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
     }
     wsip_strans_keep(st); /* the branches' timers bound its life now */
     for (size_t i = 0; i < n; i++) {
-        struct wsip_ctrans *ct = forward(x, w, wsip_strans_request(st), bs[i]);
+        struct wsip_ctrans *ct = forward(x, w, src, wsip_strans_request(st), bs[i], 0);
         if (ct) {
             x->ct[x->nbranches++] = ct;
             x->pending++;
@@ -352,4 +412,216 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
         free(x);
         return;
     }
+}
+
+/* ------------------------------------------------- routing by Route set */
+
+/* Is this URI one of our addresses (a Route or Record-Route we wrote)? */
+static bool uri_is_us(const struct wsip_server *s, const struct wsip_uri *u)
+{
+    struct wsip_str host = u->host;
+    if (host.len >= 2 && host.p[0] == '[') {
+        host.p++;
+        host.len -= 2;
+    }
+    for (unsigned i = 0; i < s->opt.nlisten; i++) {
+        const struct wsip_listen_spec *l = &s->opt.listen[i];
+        if (wsip_str_caseeq_cstr(host, l->host) && (!u->has_port || u->port == l->port))
+            return true;
+    }
+    return !u->user.len && wsip_core_is_our_domain(s, u->host) && !u->has_port;
+}
+
+static enum wsip_listen_kind kind_of_param(struct wsip_str tp)
+{
+    if (wsip_str_caseeq_cstr(tp, "tcp"))
+        return WSIP_LISTEN_TCP;
+    if (wsip_str_caseeq_cstr(tp, "tls"))
+        return WSIP_LISTEN_TLS;
+    if (wsip_str_caseeq_cstr(tp, "ws") || wsip_str_caseeq_cstr(tp, "wss"))
+        return WSIP_LISTEN_WS;
+    return WSIP_LISTEN_UDP;
+}
+
+/* A target from a URI with an IP literal host (no DNS yet). */
+static int target_of_uri(const struct wsip_uri *u, struct wsip_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->kind = kind_of_param(u->transport);
+    if (t->kind != WSIP_LISTEN_UDP)
+        return -1; /* outgoing connections: not yet */
+    char host[64];
+    struct wsip_str h = u->host;
+    if (u->host_type == WSIP_HOST_IPV6 && h.len >= 2) {
+        h.p++;
+        h.len -= 2;
+    }
+    if (h.len >= sizeof(host))
+        return -1;
+    memcpy(host, h.p, h.len);
+    host[h.len] = '\0';
+    uint16_t port = u->has_port ? u->port : 5060;
+    if (u->host_type == WSIP_HOST_IPV4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&t->addr;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -1;
+    }
+    if (u->host_type == WSIP_HOST_IPV6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&t->addr;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ? 0 : -1;
+    }
+    return -1;
+}
+
+static wsip_flow_token wsf_of(struct wsip_str params)
+{
+    struct wsip_str v;
+    if (!wsip_param_find(params, "wsf", &v) || v.len == 0 || v.len > 16)
+        return 0;
+    char hex[17];
+    memcpy(hex, v.p, v.len);
+    hex[v.len] = '\0';
+    char *end;
+    unsigned long long t = strtoull(hex, &end, 16);
+    return *end ? 0 : (wsip_flow_token)t;
+}
+
+bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m)
+{
+    struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
+    const struct wsip_addr *a = h ? wsip_hdr_addr(m, h, NULL) : NULL;
+    return a && uri_is_us(s, &a->uri);
+}
+
+void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
+                      struct wsip_msg *m)
+{
+    struct wsip_worker *w = src->worker;
+    struct wsip_server *s = w->srv;
+    if (st && wsip_msg_max_forwards(m) == 0) {
+        reply(st, 483, "Too Many Hops");
+        return;
+    }
+    /* sec 16.4: pop every leading Route that is us; the last one we wrote
+     * names the flow of the side the request goes to */
+    unsigned npop = 0;
+    wsip_flow_token flow = 0;
+    enum wsip_listen_kind flow_kind = WSIP_LISTEN_WS;
+    const struct wsip_addr *next = NULL;
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(m, h)) {
+        const struct wsip_addr *a = wsip_hdr_addr(m, h, NULL);
+        if (!a || !uri_is_us(s, &a->uri)) {
+            next = a;
+            break;
+        }
+        npop++;
+        flow = wsf_of(a->uri.params);
+        flow_kind = kind_of_param(a->uri.transport);
+    }
+    struct wsip_target t;
+    int rc;
+    if (next) {
+        rc = target_of_uri(&next->uri, &t);
+    } else if (flow) {
+        memset(&t, 0, sizeof(t));
+        t.kind = flow_kind;
+        t.flow = flow;
+        rc = 0;
+    } else {
+        const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
+        rc = ruri ? target_of_uri(ruri, &t) : -1;
+    }
+    if (rc < 0) {
+        if (st)
+            reply(st, 404, "No route to the next hop");
+        return;
+    }
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (build_forward(w, src, m, &t, NULL, NULL, npop, false, &out) < 0) {
+        wsip_sbuf_free(&out);
+        if (st)
+            reply(st, 500, "Cannot build the request");
+        return;
+    }
+    if (!st) {
+        /* an ACK for a 2xx: end to end, forwarded without a transaction */
+        wsip_target_send(w, &t, out.p, out.len);
+        wsip_sbuf_free(&out);
+        return;
+    }
+    struct proxy_ctx *x = calloc(1, sizeof(*x));
+    if (!x) {
+        wsip_sbuf_free(&out);
+        reply(st, 500, "Out of memory");
+        return;
+    }
+    x->core = core;
+    x->st = st;
+    wsip_sbuf_init(&x->best);
+    wsip_strans_keep(st);
+    if (m->method_id == WSIP_METHOD_INVITE) {
+        reply(st, 100, NULL); /* a re-INVITE */
+        wsip_strans_set_cancel(st, on_cancel, x);
+    }
+    struct wsip_ctrans *ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
+    wsip_sbuf_free(&out);
+    if (!ct) {
+        reply(st, flow ? 430 : 503, flow ? "Flow Failed" : "Service Unavailable");
+        wsip_sbuf_free(&x->best);
+        free(x);
+        return;
+    }
+    x->ct[x->nbranches++] = ct;
+    x->pending = 1;
+}
+
+void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_msg *m)
+{
+    /* sec 16.7 / 16.11: a response no transaction wants (a retransmitted
+     * 2xx to INVITE) goes up by the Via: ours off, then the next one, or
+     * the flow our Via named */
+    struct wsip_worker *w = src->worker;
+    struct wsip_hdr *top = wsip_msg_hdr(m, WSIP_HDR_VIA);
+    const struct wsip_via *ours = wsip_hdr_via(m, top, NULL);
+    if (!ours || wsip_txn_branch_worker(ours->branch) < 0)
+        return; /* not ours: drop */
+    struct wsip_hdr *nh = wsip_msg_hdr_next(m, top);
+    const struct wsip_via *nv = nh ? wsip_hdr_via(m, nh, NULL) : NULL;
+    if (!nv)
+        return;
+    struct wsip_target t;
+    memset(&t, 0, sizeof(t));
+    wsip_flow_token flow = wsf_of(ours->params);
+    if (flow) {
+        t.kind = WSIP_LISTEN_WS;
+        t.flow = flow;
+    } else {
+        /* received / rport, else sent-by (RFC 3261 sec 18.2.2, RFC 3581) */
+        struct wsip_uri u;
+        memset(&u, 0, sizeof(u));
+        u.host = nv->received.len ? nv->received : nv->host;
+        u.host_type =
+            nv->received.len
+                ? (memchr(nv->received.p, ':', nv->received.len) ? WSIP_HOST_IPV6 : WSIP_HOST_IPV4)
+                : nv->host_type;
+        char bracketed[64];
+        if (u.host_type == WSIP_HOST_IPV6 && u.host.len && u.host.p[0] != '[' &&
+            u.host.len + 2 < sizeof(bracketed)) {
+            snprintf(bracketed, sizeof(bracketed), "[%.*s]", (int)u.host.len, u.host.p);
+            u.host = wsip_str_cstr(bracketed);
+        }
+        u.has_port = nv->rport || nv->has_port;
+        u.port = nv->rport ? nv->rport : nv->port;
+        if (target_of_uri(&u, &t) < 0)
+            return;
+    }
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (strip_our_via(m, &out) == 0 && !out.oom)
+        wsip_target_send(w, &t, out.p, out.len);
+    wsip_sbuf_free(&out);
 }

@@ -169,12 +169,23 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
     if (!m->is_request) {
         /* to its client transaction; an unmatched response is dropped
          * until the proxy forwards them statelessly (sec 16.7) */
-        wsip_txn_on_response(src, m);
+        if (wsip_txn_on_response(src, m) == 0 && s->core)
+            wsip_proxy_response_stateless(src, m);
         return;
     }
     struct wsip_strans *st;
-    if (wsip_txn_on_request(src, m, &st) == 1 || !st)
+    if (wsip_txn_on_request(src, m, &st) == 1)
         return; /* a retransmission, an ACK, a CANCEL: the layer handled it */
+    if (!st) {
+        /* an ACK for a 2xx: end to end, along the route set */
+        if (s->core && m->method_id == WSIP_METHOD_ACK && wsip_proxy_top_route_is_us(s, m))
+            wsip_proxy_route(s->core, src, NULL, m);
+        return;
+    }
+    if (s->core && wsip_proxy_top_route_is_us(s, m)) {
+        wsip_proxy_route(s->core, src, st, m);
+        return;
+    }
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
     if (m->method_id == WSIP_METHOD_REGISTER && s->core && ruri &&
         (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && !ruri->user.len) {
