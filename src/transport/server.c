@@ -255,7 +255,7 @@ bool wsip_ip_handshake_ok(struct wsip_server *s, const struct sockaddr *sa)
 
 /* ------------------------------------------------------------ listeners */
 
-static int bound_socket(const struct wsip_listen_spec *spec, int type)
+int wsip_bound_socket(const struct wsip_listen_spec *spec, int type)
 {
     int fd = socket(spec->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -290,7 +290,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 static int listen_stream(struct wsip_worker *w, const struct wsip_listen_spec *spec)
 {
-    int fd = bound_socket(spec, SOCK_STREAM);
+    int fd = wsip_bound_socket(spec, SOCK_STREAM);
     if (fd < 0)
         return fd;
     struct stream_listener *l = calloc(1, sizeof(*l));

@@ -262,6 +262,10 @@ void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why);
 wsip_flow_token wsip_conn_flow(const struct wsip_conn *c);
 void wsip_worker_close_all(struct wsip_worker *w, uint16_t ws_code);
 
+/* A non-blocking socket of type bound to spec's address with SO_REUSEPORT
+ * (each worker binds its own; the kernel spreads the load). fd or -errno. */
+int wsip_bound_socket(const struct wsip_listen_spec *spec, int type);
+
 /* UDP. */
 int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec);
 int wsip_udp_send(uv_udp_t *udp, const struct sockaddr *to, const struct iovec *iov, int iovcnt);

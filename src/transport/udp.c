@@ -75,19 +75,9 @@ static void udp_free(uv_handle_t *h)
 
 int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec)
 {
-    int fd = socket(spec->addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = wsip_bound_socket(spec, SOCK_DGRAM);
     if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (spec->addr.ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&spec->addr, spec->addrlen) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
+        return fd;
     struct udp_listener *l = calloc(1, sizeof(*l));
     char *rx = malloc(UDP_SLOTS * UDP_SLOT_SZ);
     if (!l || !rx) {
