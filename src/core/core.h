@@ -21,6 +21,9 @@ struct wsip_core {
     unsigned flow_timer; /* seconds, sent in Flow-Timer with Outbound */
     struct wsip_cidr_list trusted;
     bool own_trusted; /* trusted.v allocated here */
+    /* signs the flow tokens we put in Record-Route and Via, so a token in a
+     * Route is one we issued, never a guess (RFC 5626 sec 5.2) */
+    unsigned char flow_key[32];
 };
 
 /* Builds the core from the configuration (store may be NULL). */
@@ -54,6 +57,7 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
  * entries, go to the next Route, the flow our Record-Route named, or the
  * Request-URI. st NULL: an ACK for a 2xx, forwarded without a transaction. */
 bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m);
+bool wsip_proxy_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u);
 void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
                       struct wsip_msg *m);
 /* A response that matched no client transaction (a retransmitted 2xx):

@@ -8,6 +8,9 @@
  * over flows, INVITE specifics beyond the generic machinery (CANCEL of the
  * other branches on a 2xx is done), DNS targets, loop detection. */
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,9 +222,17 @@ static const char *via_transport(enum wsip_listen_kind k)
     }
 }
 
-static void flow_hex(wsip_flow_token t, char out[17])
+/* A flow token as we hand it out: the token and a MAC over it, both hex
+ * ("0100000000000001-5f3a..."), 33 characters. */
+static void flow_hex(const struct wsip_core *core, wsip_flow_token t, char out[40])
 {
-    snprintf(out, 17, "%016llx", (unsigned long long)t);
+    unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
+    unsigned maclen = 0;
+    for (int i = 0; i < 8; i++)
+        msg[i] = (unsigned char)(t >> (56 - 8 * i));
+    HMAC(EVP_sha256(), core->flow_key, sizeof(core->flow_key), msg, sizeof(msg), mac, &maclen);
+    snprintf(out, 40, "%016llx-%02x%02x%02x%02x%02x%02x%02x%02x", (unsigned long long)t, mac[0],
+             mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
 }
 
 static bool dialog_creating(const struct wsip_msg *m)
@@ -234,13 +245,13 @@ static bool dialog_creating(const struct wsip_msg *m)
  * uses and, for a connection, its flow token, so in-dialog requests find
  * the flow again (RFC 5626 flow tokens; transport=ws for WS and WSS, RFC
  * 7118 sec 5.2). */
-static void rr_value(const struct wsip_server *s, enum wsip_listen_kind kind, wsip_flow_token flow,
-                     char *out, size_t cap)
+static void rr_value(const struct wsip_core *core, const struct wsip_server *s,
+                     enum wsip_listen_kind kind, wsip_flow_token flow, char *out, size_t cap)
 {
-    char host[160], tok[17] = "";
+    char host[160], tok[40] = "";
     via_host(s, kind, host, sizeof(host));
     if (flow)
-        flow_hex(flow, tok);
+        flow_hex(core, flow, tok);
     static const char *const tp[] = {"udp", "tcp", "tls", "ws", "ws"};
     snprintf(out, cap, "<sip:%s;transport=%s;lr%s%s>", host, tp[kind], flow ? ";wsf=" : "", tok);
 }
@@ -249,16 +260,17 @@ static void rr_value(const struct wsip_server *s, enum wsip_listen_kind kind, ws
  * given), Max-Forwards, our Route entries popped, Path routes, Record-Route
  * (double: one per side, sec 16.6 step 4 with RFC 5658 style), our Via
  * (with the incoming flow, for responses forwarded without a transaction). */
-static int build_forward(struct wsip_worker *w, const struct wsip_source *src, struct wsip_msg *m,
+static int build_forward(struct wsip_core *core, struct wsip_worker *w,
+                         const struct wsip_source *src, struct wsip_msg *m,
                          const struct wsip_target *t, const char *ruri, const char *path,
                          unsigned npop, bool record_route, struct wsip_sbuf *out)
 {
-    char branch[40], host[160], via[360], tok[17] = "";
+    char branch[40], host[160], via[400], tok[40] = "";
     wsip_txn_branch(w, branch);
     via_host(w->srv, t->kind, host, sizeof(host));
     bool in_flow = src->kind != WSIP_LISTEN_UDP && src->flow;
     if (in_flow)
-        flow_hex(src->flow, tok);
+        flow_hex(core, src->flow, tok);
     snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s%s%s", via_transport(t->kind), host, branch,
              in_flow ? ";wsf=" : "", tok);
     struct wsip_builder bld;
@@ -271,13 +283,23 @@ static int build_forward(struct wsip_worker *w, const struct wsip_source *src, s
     struct wsip_hdr *r = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
     for (unsigned i = 0; rc == 0 && i < npop && r; i++, r = wsip_msg_hdr_next(m, r))
         rc = wsip_builder_remove_hdr(&bld, r);
+    /* credentials for our realm were for us: the next hop has no use for
+     * them, and should not get a digest it could attack offline */
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_PROXY_AUTHORIZATION); rc == 0 && h;
+         h = wsip_msg_hdr_next(m, h)) {
+        const struct wsip_auth *a = wsip_hdr_auth(m, h, NULL);
+        if (a && a->realm.len &&
+            ((core->realm[0] && wsip_str_eq_cstr(a->realm, core->realm)) ||
+             wsip_core_is_our_domain(w->srv, a->realm)))
+            rc = wsip_builder_remove_hdr(&bld, h);
+    }
     /* the edge proxies the UA registered through (RFC 3327) come first */
     if (rc == 0 && path && *path)
         rc = wsip_builder_prepend_hdr(&bld, WSIP_HDR_ROUTE, wsip_str_cstr(path));
     if (rc == 0 && record_route) {
         char out_rr[256], in_rr[256];
-        rr_value(w->srv, t->kind, t->flow, out_rr, sizeof(out_rr));
-        rr_value(w->srv, src->kind, in_flow ? src->flow : 0, in_rr, sizeof(in_rr));
+        rr_value(core, w->srv, t->kind, t->flow, out_rr, sizeof(out_rr));
+        rr_value(core, w->srv, src->kind, in_flow ? src->flow : 0, in_rr, sizeof(in_rr));
         /* the callee sees them in this order: its own side first; one is
          * enough when both sides reach us the same way (same transport, no
          * flow on either) */
@@ -308,7 +330,7 @@ static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     struct wsip_ctrans *ct = NULL;
-    if (build_forward(w, src, m, &t, b->contact, b->path, npop, rr, &out) == 0)
+    if (build_forward(x->core, w, src, m, &t, b->contact, b->path, npop, rr, &out) == 0)
         ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
     wsip_sbuf_free(&out);
     return ct;
@@ -397,8 +419,17 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
         wsip_strans_set_cancel(st, on_cancel, x);
     }
     wsip_strans_keep(st); /* the branches' timers bound its life now */
+    /* a pre-loaded Route to us (RFC 7118 sec 8.2 F1) is popped (sec 16.4) */
+    unsigned npop = 0;
+    struct wsip_msg *rq = wsip_strans_request(st);
+    for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
+        const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
+        if (!a || !wsip_proxy_uri_is_us(w->srv, &a->uri))
+            break;
+        npop++;
+    }
     for (size_t i = 0; i < n; i++) {
-        struct wsip_ctrans *ct = forward(x, w, src, wsip_strans_request(st), bs[i], 0);
+        struct wsip_ctrans *ct = forward(x, w, src, rq, bs[i], npop);
         if (ct) {
             x->ct[x->nbranches++] = ct;
             x->pending++;
@@ -417,7 +448,7 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
 /* ------------------------------------------------- routing by Route set */
 
 /* Is this URI one of our addresses (a Route or Record-Route we wrote)? */
-static bool uri_is_us(const struct wsip_server *s, const struct wsip_uri *u)
+bool wsip_proxy_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u)
 {
     struct wsip_str host = u->host;
     if (host.len >= 2 && host.p[0] == '[') {
@@ -476,24 +507,31 @@ static int target_of_uri(const struct wsip_uri *u, struct wsip_target *t)
     return -1;
 }
 
-static wsip_flow_token wsf_of(struct wsip_str params)
+/* The flow token of a wsf parameter, 0 when absent or not one we signed. */
+static wsip_flow_token wsf_of(const struct wsip_core *core, struct wsip_str params)
 {
     struct wsip_str v;
-    if (!wsip_param_find(params, "wsf", &v) || v.len == 0 || v.len > 16)
+    if (!wsip_param_find(params, "wsf", &v) || v.len != 33 || v.p[16] != '-')
         return 0;
-    char hex[17];
-    memcpy(hex, v.p, v.len);
-    hex[v.len] = '\0';
+    char hex[17], want[40];
+    memcpy(hex, v.p, 16);
+    hex[16] = '\0';
     char *end;
     unsigned long long t = strtoull(hex, &end, 16);
-    return *end ? 0 : (wsip_flow_token)t;
+    if (*end || t == 0)
+        return 0;
+    flow_hex(core, (wsip_flow_token)t, want);
+    /* constant time: the MAC is the only thing keeping tokens unguessable */
+    if (CRYPTO_memcmp(want, v.p, 33) != 0)
+        return 0;
+    return (wsip_flow_token)t;
 }
 
 bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m)
 {
     struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
     const struct wsip_addr *a = h ? wsip_hdr_addr(m, h, NULL) : NULL;
-    return a && uri_is_us(s, &a->uri);
+    return a && wsip_proxy_uri_is_us(s, &a->uri);
 }
 
 void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
@@ -513,13 +551,32 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
     const struct wsip_addr *next = NULL;
     for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(m, h)) {
         const struct wsip_addr *a = wsip_hdr_addr(m, h, NULL);
-        if (!a || !uri_is_us(s, &a->uri)) {
+        if (!a || !wsip_proxy_uri_is_us(s, &a->uri)) {
             next = a;
             break;
         }
         npop++;
-        flow = wsf_of(a->uri.params);
+        flow = wsf_of(core, a->uri.params);
         flow_kind = kind_of_param(a->uri.transport);
+    }
+    /* nothing beyond us and no flow named: an initial request for one of
+     * our users that came pre-routed through us (sec 16.4, then 16.5) */
+    const struct wsip_addr *to = wsip_msg_to(m, NULL);
+    const struct wsip_uri *ru = wsip_msg_ruri(m, NULL);
+    if (!next && !flow && st && ru && ru->user.len &&
+        (ru->scheme == WSIP_URI_SIP || ru->scheme == WSIP_URI_SIPS) &&
+        wsip_core_is_our_domain(s, ru->host) && to && !to->has_tag) {
+        wsip_proxy_handle(core, src, st, m);
+        return;
+    }
+    /* anything else out of dialog would make us a relay for anyone: only
+     * in-dialog requests (our Record-Route brought them) or trusted peers */
+    bool trusted = core->trusted.n &&
+                   wsip_cidr_list_match(&core->trusted, (const struct sockaddr *)&src->peer);
+    if ((!to || !to->has_tag) && !trusted) {
+        if (st)
+            reply(st, 403, "Relaying not allowed");
+        return;
     }
     struct wsip_target t;
     int rc;
@@ -541,7 +598,7 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
     }
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    if (build_forward(w, src, m, &t, NULL, NULL, npop, false, &out) < 0) {
+    if (build_forward(core, w, src, m, &t, NULL, NULL, npop, false, &out) < 0) {
         wsip_sbuf_free(&out);
         if (st)
             reply(st, 500, "Cannot build the request");
@@ -585,6 +642,12 @@ void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_ms
      * 2xx to INVITE) goes up by the Via: ours off, then the next one, or
      * the flow our Via named */
     struct wsip_worker *w = src->worker;
+    /* sec 16.7 would forward any stray response; only a 2xx to INVITE
+     * matters (its dialog goes on), the rest would only reach a client
+     * transaction that has ended (a 200 after our 408) */
+    const struct wsip_cseq *cs = wsip_msg_cseq(m, NULL);
+    if (!cs || cs->method_id != WSIP_METHOD_INVITE || m->status < 200 || m->status >= 300)
+        return;
     struct wsip_hdr *top = wsip_msg_hdr(m, WSIP_HDR_VIA);
     const struct wsip_via *ours = wsip_hdr_via(m, top, NULL);
     if (!ours || wsip_txn_branch_worker(ours->branch) < 0)
@@ -595,7 +658,7 @@ void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_ms
         return;
     struct wsip_target t;
     memset(&t, 0, sizeof(t));
-    wsip_flow_token flow = wsf_of(ours->params);
+    wsip_flow_token flow = w->srv->core ? wsf_of(w->srv->core, ours->params) : 0;
     if (flow) {
         t.kind = WSIP_LISTEN_WS;
         t.flow = flow;

@@ -3,6 +3,7 @@
  * location store (location.c), as Kamailio keeps registrar and usrloc
  * apart. */
 #include <arpa/inet.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,6 +469,11 @@ int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct 
     }
     core->store = store;
     core->users = users;
+    if (RAND_bytes(core->flow_key, sizeof(core->flow_key)) != 1) {
+        free(core);
+        snprintf(err, errlen, "no randomness for the flow token key");
+        return -1;
+    }
     snprintf(core->realm, sizeof(core->realm), "%s", cfg->auth.realm ? cfg->auth.realm : "");
     core->min_expires = cfg->registrar.min_expires;
     core->default_expires = cfg->registrar.default_expires;

@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "txn/txn.h"
 #include "wsip/log.h"
 
 #define BRANCH_COOKIE "z9hG4bK"
 #define KEY_MAX       512
+#define TIMER_C_MS    (181u * 1000u) /* sec 16.6 step 11: more than 3 minutes */
 
 /* ------------------------------------------------------------ the table */
 
@@ -63,6 +65,7 @@ struct wsip_ctrans {
     void *arg;
     bool got_provisional;
     bool cancel_wanted;
+    bool timer_c_fired;
     bool ended;
     struct wsip_sbuf cancel_extra;
     unsigned final_status;
@@ -598,6 +601,15 @@ static void ct_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how)
 static void ct_life(uv_timer_t *h)
 {
     struct wsip_ctrans *ct = h->data;
+    if (ct->t.invite && ct->t.state == ST_PROCEEDING && !ct->timer_c_fired) {
+        /* timer C: the branch rang too long; CANCEL it and give the 487
+         * 64*T1 to arrive */
+        ct->timer_c_fired = true;
+        if (!ct->cancel_wanted)
+            wsip_ctrans_cancel(ct, wsip_str_cstr("Reason: SIP;cause=408;text=\"Timer C\"\r\n"));
+        uv_timer_start(&ct->t.life, ct_life, 64u * ct->t.tab->timers.t1, 0);
+        return;
+    }
     if (ct->t.state == ST_CALLING || ct->t.state == ST_TRYING || ct->t.state == ST_PROCEEDING) {
         /* timer B / F: no final response (sec 17.1.1.2, 17.1.2.2) */
         ct->t.tab->stats.timeouts++;
@@ -741,8 +753,14 @@ static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
     if (status < 200) {
         if (x->state == ST_CALLING || x->state == ST_TRYING) {
             x->state = ST_PROCEEDING;
-            if (x->invite)
-                uv_timer_stop(&x->retx); /* timer A stops; B keeps running */
+            if (x->invite) {
+                /* timers A and B apply to Calling only (sec 17.1.1.2); a
+                 * ringing branch is bounded by timer C instead (sec 16.6
+                 * step 11: more than 3 minutes, then CANCEL) */
+                uv_timer_stop(&x->retx);
+                uv_timer_stop(&x->life);
+                uv_timer_start(&x->life, ct_life, TIMER_C_MS, 0);
+            }
         }
         if (!ct->got_provisional) {
             ct->got_provisional = true;
@@ -849,7 +867,10 @@ static void response_on_owner(struct wsip_worker *w, struct wsip_task *t)
     rt->src.worker = w;
     rt->src.conn = NULL;
     rt->src.udp = NULL;
-    wsip_txn_on_response(&rt->src, rt->m);
+    /* not (or no longer) a transaction's: a retransmitted 2xx goes up by
+     * its Via, as on the worker it arrived on */
+    if (wsip_txn_on_response(&rt->src, rt->m) == 0 && w->srv->core)
+        wsip_proxy_response_stateless(&rt->src, rt->m);
     wsip_msg_unref(rt->m);
     free(rt);
 }
