@@ -283,6 +283,16 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
     struct wsip_hdr *r = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
     for (unsigned i = 0; rc == 0 && i < npop && r; i++, r = wsip_msg_hdr_next(m, r))
         rc = wsip_builder_remove_hdr(&bld, r);
+    /* RFC 3581 sec 4 / RFC 3261 sec 18.2.1: the Via of a request that came
+     * over UDP gets received / rport filled in before it goes on (RFC 7118
+     * sec 5.3 lets WS peers go without) */
+    char stamped[1024];
+    if (rc == 0 && src->kind == WSIP_LISTEN_UDP) {
+        struct wsip_str sv = wsip_source_stamp_via(src, m, stamped, sizeof(stamped));
+        struct wsip_hdr *top = wsip_msg_hdr(m, WSIP_HDR_VIA);
+        if (sv.len && top)
+            rc = wsip_builder_replace_hdr(&bld, top, sv);
+    }
     /* credentials for our realm were for us: the next hop has no use for
      * them, and should not get a digest it could attack offline */
     for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_PROXY_AUTHORIZATION); rc == 0 && h;
