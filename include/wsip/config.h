@@ -121,8 +121,9 @@ struct wsip_config {
         unsigned min_expires, default_expires, max_expires; /* seconds */
     } registrar;
     struct {
-        char *realm;                    /* "" = first domain: use wsip_config_realm() */
-        struct wsip_strlist algorithms; /* canonical names, "MD5", "SHA-256", ... */
+        char *realm;                       /* "" = first domain: use wsip_config_realm() */
+        struct wsip_strlist algorithms;    /* UDP/TCP/TLS clients: "MD5", "SHA-256", ... */
+        struct wsip_strlist algorithms_ws; /* WS/WSS clients (browser libraries) */
     } auth;
     struct wsip_cidr_list trusted;
     struct {

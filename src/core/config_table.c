@@ -377,14 +377,24 @@ const struct wsip_config_directive wsip__config_table[] = {
      .doc = "Digest realm of the challenges; empty = the first of domains"},
     {.name = "auth.algorithms",
      .type = WSIP_CONFIG_STRLIST,
-     .def = "[SHA-256, MD5]",
+     .def = "[MD5, SHA-256]",
      .min = 1,
      .max = 6,
      .offset = FIELD(auth.algorithms, struct wsip_strlist),
      .values = digest_algs,
      .reload = true,
-     .doc = "Digest algorithms offered, one challenge each, in this order (JsSIP and SIP.js "
-            "use only the last challenge and need it to be MD5: keep MD5 last)"},
+     .doc = "Digest algorithms offered to UDP/TCP/TLS clients, one challenge each, in this order "
+            "(phones and SIPp take the first they support; SIPp knows only MD5)"},
+    {.name = "auth.algorithms_ws",
+     .type = WSIP_CONFIG_STRLIST,
+     .def = "[SHA-256, MD5]",
+     .min = 1,
+     .max = 6,
+     .offset = FIELD(auth.algorithms_ws, struct wsip_strlist),
+     .values = digest_algs,
+     .reload = true,
+     .doc = "Digest algorithms offered to WS/WSS clients, in this order (JsSIP and SIP.js use "
+            "only the last challenge and need it to be MD5: keep MD5 last)"},
     /* ------------------------------------------------- trust and admin */
     {.name = "trusted",
      .type = WSIP_CONFIG_CIDRLIST,

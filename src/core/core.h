@@ -13,10 +13,11 @@
 
 struct wsip_core {
     struct wsip_location *loc;
-    struct wsip_auth_svc *auth;
-    struct wsip_users *users;                           /* NULL: nobody can authenticate */
-    struct wsip_store *store;                           /* NULL: bindings are not persisted */
-    char realm[256];                                    /* "" = each domain is its own realm */
+    struct wsip_auth_svc *auth;    /* UDP/TCP/TLS clients: auth.algorithms */
+    struct wsip_auth_svc *auth_ws; /* WS/WSS clients: auth.algorithms_ws (same secret) */
+    struct wsip_users *users;      /* NULL: nobody can authenticate */
+    struct wsip_store *store;      /* NULL: bindings are not persisted */
+    char realm[256];               /* "" = each domain is its own realm */
     unsigned min_expires, default_expires, max_expires; /* seconds */
     unsigned flow_timer; /* seconds, sent in Flow-Timer with Outbound */
     struct wsip_cidr_list trusted;

@@ -3,6 +3,7 @@
  * location store (location.c), as Kamailio keeps registrar and usrloc
  * apart. */
 #include <arpa/inet.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,11 +106,12 @@ static int authenticate(struct wsip_core *core, const struct wsip_source *src,
         return 0; /* a trusted peer (config `trusted`) is not challenged */
     struct wsip_str realm = core->realm[0] ? wsip_str_cstr(core->realm) : domain;
     struct lookup_arg la = {core, domain};
+    /* browsers (WS/WSS) and phones want the challenges in different orders */
+    struct wsip_auth_svc *svc = wsip_listen_kind_ws(src->kind) ? core->auth_ws : core->auth;
     struct wsip_auth_result res;
     uint64_t now = wsip_now_ms();
-    enum wsip_auth_rc rc =
-        wsip_auth_svc_check(core->auth, m, realm, proxy, now, (const struct sockaddr *)&src->peer,
-                            lookup_ha1, &la, &res);
+    enum wsip_auth_rc rc = wsip_auth_svc_check(
+        svc, m, realm, proxy, now, (const struct sockaddr *)&src->peer, lookup_ha1, &la, &res);
     if (rc == WSIP_AUTH_OK) {
         /* an authenticated user registers their own AOR only */
         struct wsip_str who = wsip_str_make(res.user, res.user_len);
@@ -145,7 +147,7 @@ static int authenticate(struct wsip_core *core, const struct wsip_source *src,
     }
     struct wsip_sbuf ch;
     wsip_sbuf_init(&ch);
-    wsip_auth_svc_challenge(core->auth, realm, now, proxy, rc == WSIP_AUTH_STALE, &ch);
+    wsip_auth_svc_challenge(svc, realm, now, proxy, rc == WSIP_AUTH_STALE, &ch);
     wsip_sbuf_puts(&ch, SERVER_HDR);
     wsip_strans_reply(st, proxy ? 407 : 401, NULL, wsip_str_make(ch.p, ch.len), WSIP_STR_NULL);
     wsip_sbuf_free(&ch);
@@ -459,6 +461,26 @@ static void hook_del(void *arg, const struct wsip_binding *b)
                            wsip_str_cstr(b->instance));
 }
 
+/* An auth service offering the configured algorithms in their order (only
+ * MD5 and SHA-256 have stored HA1s). */
+static int make_auth(struct wsip_auth_svc **a, const struct wsip_strlist *algs,
+                     const unsigned char *secret, const char **why)
+{
+    struct wsip_auth_cfg ac;
+    wsip_auth_cfg_default(&ac);
+    ac.nalgs = 0;
+    for (size_t i = 0; i < algs->n && ac.nalgs < WSIP_DIGEST_ALG_COUNT; i++) {
+        int alg = wsip_digest_alg_from_str(wsip_str_cstr(algs->v[i]));
+        if (alg == WSIP_DIGEST_MD5 || alg == WSIP_DIGEST_SHA256)
+            ac.algs[ac.nalgs++] = (enum wsip_digest_alg)alg;
+    }
+    if (ac.nalgs == 0) {
+        ac.algs[0] = WSIP_DIGEST_MD5;
+        ac.nalgs = 1;
+    }
+    return wsip_auth_svc_new(a, &ac, secret, why);
+}
+
 int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct wsip_store *store,
                   struct wsip_users *users, char *err, size_t errlen)
 {
@@ -497,21 +519,16 @@ int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct 
         lo.hooks.arg = core;
     }
     core->loc = wsip_location_new(&lo);
-    struct wsip_auth_cfg ac;
-    wsip_auth_cfg_default(&ac);
-    ac.nalgs = 0;
-    for (size_t i = 0; i < cfg->auth.algorithms.n && ac.nalgs < WSIP_DIGEST_ALG_COUNT; i++) {
-        int alg = wsip_digest_alg_from_str(wsip_str_cstr(cfg->auth.algorithms.v[i]));
-        /* only MD5 and SHA-256 have stored HA1s */
-        if (alg == WSIP_DIGEST_MD5 || alg == WSIP_DIGEST_SHA256)
-            ac.algs[ac.nalgs++] = (enum wsip_digest_alg)alg;
-    }
-    if (ac.nalgs == 0) {
-        ac.algs[0] = WSIP_DIGEST_MD5;
-        ac.nalgs = 1;
-    }
+    /* one nonce secret for both services: any worker verifies any nonce */
+    unsigned char secret[WSIP_AUTH_SECRET_LEN];
     const char *why = NULL;
-    if (!core->loc || wsip_auth_svc_new(&core->auth, &ac, NULL, &why) < 0) {
+    int rc = core->loc && RAND_bytes(secret, sizeof(secret)) == 1 ? 0 : -1;
+    if (rc == 0)
+        rc = make_auth(&core->auth, &cfg->auth.algorithms, secret, &why);
+    if (rc == 0)
+        rc = make_auth(&core->auth_ws, &cfg->auth.algorithms_ws, secret, &why);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    if (rc < 0) {
         snprintf(err, errlen, "core: %s", why ? why : "out of memory");
         wsip_core_free(core);
         return -1;
@@ -526,6 +543,7 @@ void wsip_core_free(struct wsip_core *c)
         return;
     wsip_location_free(c->loc);
     wsip_auth_svc_free(c->auth);
+    wsip_auth_svc_free(c->auth_ws);
     if (c->own_trusted)
         free(c->trusted.v);
     free(c);

@@ -492,18 +492,19 @@ describe('MESSAGE relay (RFC 3428) through the proxy', SUITE, () => {
     assert.equal(bob.inbox.filter((m) => m.get('call-id') === req.callId).length, 0, 'bob got more than the one MESSAGE');
   });
 
-  test('407 challenge order: MD5 last (JsSIP 3.13 and SIP.js 0.21 keep only the last Proxy-Authenticate and abort on any other algorithm; RFC 8760: most preferred first)', async () => {
-    const req = alice.build('MESSAGE', bob.aor, { body: 'order?' });
-    await alice.send(req.buf);
-    const res = await alice.final(req);
-    assert.equal(res.status, 407, dump(res));
-    const algs = res.all('proxy-authenticate').map((v) => parseChallenge(v).params.algorithm);
-    assert.equal(
-      algs[algs.length - 1],
-      'MD5',
-      `the last Proxy-Authenticate is what JsSIP / SIP.js answer (their parsers setHeader() each one over the previous), ` +
-        `and they only do MD5: got ${algs.join(', ')}`,
-    );
+  test('407 challenge order: MD5 last for a WS client (JsSIP 3.13 and SIP.js 0.21 keep only the last Proxy-Authenticate), MD5 first for a UDP client (SIPp and RFC 8760 clients take the first they support)', async () => {
+    for (const [ua, lastOrFirst] of [
+      [bob, 'last'],
+      [alice, 'first'],
+    ]) {
+      const req = ua.build('MESSAGE', (ua === bob ? alice : bob).aor, { body: 'order?' });
+      await ua.send(req.buf);
+      const res = await ua.final(req);
+      assert.equal(res.status, 407, dump(res));
+      const algs = res.all('proxy-authenticate').map((v) => parseChallenge(v).params.algorithm);
+      assert.equal(algs.length, 2, `two challenges: ${algs.join(', ')}`);
+      assert.equal(lastOrFirst === 'last' ? algs[algs.length - 1] : algs[0], 'MD5', `${ua === bob ? 'WS' : 'UDP'} client: MD5 ${lastOrFirst}, got ${algs.join(', ')}`);
+    }
   });
 
   test('bob (WS) -> alice (UDP): a non-UTF-8 body in a BINARY frame arrives byte for byte; SHA-256 credentials', async () => {

@@ -114,25 +114,29 @@ describe('registrar', SUITE, () => {
   // ---------------------------------------------------- authentication
 
   describe('digest authentication', SUITE, () => {
-    test('401: one Digest challenge per algorithm, SHA-256 first and MD5 last, one nonce', async () => {
-      const c = await client(srv, 'udp');
-      const reg = new Registration(c, { user: 'alice', password: PASSWORD });
-      const first = await c.request(reg.build({ contacts: [`<${c.contactUri('alice')}>`] }));
-      assert.equal(first.status, 401, first.start);
-      const chs = first.all('www-authenticate').map(parseChallenge);
-      // JsSIP 3.13 and SIP.js 0.21 keep only the LAST WWW-Authenticate
-      // (their parsers replace the header on each occurrence) and give up
-      // unless it is MD5: MD5 must come last. RFC 8760 sec 2.4 / RFC 7616
-      // sec 3.7: most preferred first, so SHA-256 first.
-      assert.deepEqual(
-        chs.map((x) => [x.scheme, x.params.algorithm]),
-        [
-          ['Digest', 'SHA-256'],
-          ['Digest', 'MD5'],
-        ],
-        'want SHA-256 first (preferred) and MD5 last (the one JsSIP and SIP.js read)',
-      );
-    });
+    for (const [transport, order] of [
+      ['udp', ['MD5', 'SHA-256']],
+      ['tcp', ['MD5', 'SHA-256']],
+      ['ws', ['SHA-256', 'MD5']],
+    ]) {
+      test(`${transport}: 401, one Digest challenge per algorithm in the order for this transport (${order.join(', ')}), one nonce`, async () => {
+        const c = await client(srv, transport);
+        const reg = new Registration(c, { user: 'alice', password: PASSWORD });
+        const first = await c.request(reg.build({ contacts: [`<${c.contactUri('alice')}>`] }));
+        assert.equal(first.status, 401, first.start);
+        const chs = first.all('www-authenticate').map(parseChallenge);
+        // Over WS (browsers): JsSIP 3.13 and SIP.js 0.21 keep only the LAST
+        // WWW-Authenticate and give up unless it is MD5, so MD5 comes last.
+        // Over UDP/TCP (phones, SIPp): RFC 8760 clients take the first they
+        // support and SIPp only knows MD5, so MD5 comes first.
+        assert.deepEqual(
+          chs.map((x) => [x.scheme, x.params.algorithm]),
+          order.map((a) => ['Digest', a]),
+          `challenge order over ${transport}`,
+        );
+        assert.equal(new Set(chs.map((x) => x.params.nonce)).size, 1, 'one nonce for all challenges');
+      });
+    }
 
     for (const transport of ['udp', 'tcp', 'ws']) {
       test(`${transport}: 401 with MD5 and SHA-256 challenges; MD5 credentials -> 200 listing the Contact`, async () => {

@@ -7,11 +7,11 @@
 //
 // SIPp 3.6 answers only the FIRST challenge of a 401/407 and only MD5 (it
 // aborts with "createAuthHeader: authentication must use MD5 or AKAv1-MD5"
-// on wsip's default order SHA-256, MD5), and by default computes the digest
-// over uri="sip:<remote ip>:<remote port>", which wsip rightly refuses
-// ("Digest uri does not match the Request-URI"): the server here offers MD5
-// only (auth.algorithms), and every SIPp run gets -auth_uri set to its
-// Request-URI.
+// otherwise): wsip offers MD5 first to UDP/TCP/TLS clients by default
+// (auth.algorithms; WS clients get MD5 last, auth.algorithms_ws). SIPp also
+// computes the digest over uri="sip:<remote ip>:<remote port>" by default,
+// which wsip rightly refuses ("Digest uri does not match the Request-URI"):
+// every SIPp run gets -auth_uri set to its Request-URI.
 //
 // Each SIPp runs with -m 1, -timeout 20s -timeout_error, -trace_err and
 // -trace_msg (logs in a temporary directory, quoted on failure), on fixed
@@ -392,7 +392,7 @@ describe('SIPp over UDP <-> WebSocket clients through wsip (issue #4)', SUITE, (
       assert.equal(r.code, 0, `wsip user add ${u}: ${r.stderr}`);
     }
     // SIPp answers only the first challenge, and only MD5: see the top comment
-    srv = await startServer({ listen: ['udp', 'ws'], args: ['--db', db], set: { 'auth.algorithms': '["MD5"]' } });
+    srv = await startServer({ listen: ['udp', 'ws'], args: ['--db', db], });
     servers.push(srv);
   });
 

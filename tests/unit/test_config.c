@@ -153,8 +153,11 @@ START_TEST(defaults_are_the_documented_ones)
     ck_assert_uint_eq(c.registrar.max_expires, 3600);
     ck_assert_str_eq(c.auth.realm, "");
     ck_assert_uint_eq(c.auth.algorithms.n, 2);
-    ck_assert_str_eq(c.auth.algorithms.v[0], "SHA-256");
-    ck_assert_str_eq(c.auth.algorithms.v[1], "MD5");
+    ck_assert_str_eq(c.auth.algorithms.v[0], "MD5");
+    ck_assert_str_eq(c.auth.algorithms.v[1], "SHA-256");
+    ck_assert_uint_eq(c.auth.algorithms_ws.n, 2);
+    ck_assert_str_eq(c.auth.algorithms_ws.v[0], "SHA-256");
+    ck_assert_str_eq(c.auth.algorithms_ws.v[1], "MD5");
     ck_assert_uint_eq(c.trusted.n, 0);
     ck_assert_uint_eq(c.admin.allowed_networks.n, 2);
     char net[64];
