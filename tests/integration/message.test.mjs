@@ -10,16 +10,14 @@
 // wsip's); every wait is bounded.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import WebSocket from 'ws';
 
-import { SUITE, T_REPLY, T_SILENCE, parseSip, runWsip, sleep, startServer, tmpDir, uniq, wait, within } from './server.mjs';
+import { DOMAIN, PASSWORD, Ua as RawUa, assertChallenges, closeAll, credentials, dump, parseChallenge, tagOf, viaCore, viaParts } from './rawua.mjs';
+import { SUITE, T_REPLY, T_SILENCE, runWsip, sleep, startServer, tmpDir, uniq, wait, within } from './server.mjs';
 
-const DOMAIN = 'localhost';
-const PASSWORD = 'secret';
 /** Non-ASCII UTF-8 text: a TEXT frame must carry it, byte for byte. */
 const UTF8_TEXT = 'héllo ✓ 日本';
 /** Not UTF-8 at all: a lone continuation byte, 0xff, an overlong NUL, a
@@ -27,9 +25,8 @@ const UTF8_TEXT = 'héllo ✓ 日本';
 const BINARY_BODY = Buffer.from([0x00, 0x80, 0xff, 0xfe, 0xc0, 0x80, 0x0d, 0x0a, 0x41, 0xed, 0xa0, 0x80, 0x7f, 0xe2, 0x9c]);
 
 const servers = [];
-const uas = [];
 after(async () => {
-  for (const u of uas) await u.close().catch(() => {});
+  await closeAll();
   const errors = [];
   for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
   if (errors.length) throw errors[0];
@@ -51,258 +48,13 @@ async function server(users, set = {}) {
   return s;
 }
 
-// ------------------------------------------------------------- digest
-
-const HASH = {
-  MD5: (s) => crypto.createHash('md5').update(s).digest('hex'),
-  'SHA-256': (s) => crypto.createHash('sha256').update(s).digest('hex'),
-};
-
-/** `Digest realm="r", nonce="n", ...` -> {scheme, params} (names lower-cased,
- * quotes removed); commas inside quotes do not split. */
-function parseChallenge(value) {
-  const m = /^(\S+)\s+(.*)$/s.exec(value.trim());
-  assert.ok(m, `not a challenge: ${value}`);
-  const params = {};
-  const re = /\s*([^=\s,]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)/gy;
-  let p;
-  while ((p = re.exec(m[2])) && p[0].length) {
-    let v = p[2].trim();
-    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params[p[1].toLowerCase()] = v;
-  }
-  return { scheme: m[1], params };
-}
-
-/** A credentials value for a challenge (RFC 7616 sec 3.4, qop=auth). */
-function credentials(ch, o) {
-  const alg = ch.params.algorithm || 'MD5';
-  const h = HASH[alg];
-  assert.ok(h, `no hash for ${alg}`);
-  const nc = '00000001';
-  const cnonce = crypto.randomBytes(8).toString('hex');
-  const ha1 = h(`${o.user}:${ch.params.realm}:${o.password}`);
-  const ha2 = h(`${o.method}:${o.uri}`);
-  const response = h(`${ha1}:${ch.params.nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  const parts = [
-    `username="${o.user}"`,
-    `realm="${ch.params.realm}"`,
-    `nonce="${ch.params.nonce}"`,
-    `uri="${o.uri}"`,
-    `response="${response}"`,
-    `algorithm=${alg}`,
-    'qop=auth',
-    `nc=${nc}`,
-    `cnonce="${cnonce}"`,
-  ];
-  if (ch.params.opaque !== undefined) parts.push(`opaque="${ch.params.opaque}"`);
-  return `Digest ${parts.join(', ')}`;
-}
-
-/** Asserts the challenges of a 401 / 407: one Digest challenge for MD5 and
- * one for SHA-256 (RFC 8760), realm localhost, qop auth. Their order is
- * checked by a test of its own. Returns them parsed, in order. */
-function assertChallenges(res, header) {
-  const chs = res.all(header).map(parseChallenge);
-  assert.deepEqual(
-    chs.map((c) => `${c.scheme} ${c.params.algorithm}`).sort(),
-    ['Digest MD5', 'Digest SHA-256'],
-    `${res.status}: want one ${header} for MD5 and one for SHA-256, got ${res.all(header).join(' | ')}`,
-  );
-  for (const c of chs) {
-    assert.equal(c.params.realm, DOMAIN);
-    assert.ok(c.params.nonce, 'challenge without a nonce');
-    assert.ok((c.params.qop || '').split(',').map((s) => s.trim()).includes('auth'), `qop ${c.params.qop}`);
-  }
-  return chs;
-}
-
-// ------------------------------------------------------------- Via
-
-/** A Via value without received and rport (what the server may stamp). */
-function viaCore(v) {
-  return v
-    .replace(/;\s*received=[^;,\s]*/gi, '')
-    .replace(/;\s*rport(=[^;,\s]*)?/gi, '')
-    .trim();
-}
-
-/** {transport, host, port, branch} of a Via value. */
-function viaParts(v) {
-  const m = /^SIP\s*\/\s*2\.0\s*\/\s*(\w+)\s+(\[[^\]]+\]|[^:;\s]+)(?::(\d+))?/i.exec(v);
-  assert.ok(m, `malformed Via: ${v}`);
-  const b = /;\s*branch=([^;,\s]+)/i.exec(v);
-  return { transport: m[1].toUpperCase(), host: m[2], port: m[3] ? Number(m[3]) : 5060, branch: b ? b[1] : undefined };
-}
-
-function tagOf(v) {
-  const m = /;\s*tag=([^;,\s>]+)/i.exec(v || '');
-  return m ? m[1] : undefined;
-}
-
-function dump(m) {
-  return m ? m.raw.toString('latin1') : '(nothing)';
-}
-
 // --------------------------------------------------------- user agent
 
-/**
- * A raw SIP user agent for one user over 'udp' or 'ws' (npm ws, subprotocol
- * sip). Everything it receives goes into an inbox; take(pred) removes and
- * returns the first message matching pred, waiting (bounded) for it.
- */
-class Ua {
-  static async open(srv, user, transport) {
-    const ua = new Ua(srv, user, transport);
-    uas.push(ua);
-    if (transport === 'udp') {
-      ua.sock = dgram.createSocket('udp4');
-      ua.sock.on('error', () => {});
-      ua.sock.on('message', (buf, rinfo) => ua.deliver(buf, { rinfo }));
-      await new Promise((resolve, reject) => {
-        ua.sock.once('error', reject);
-        ua.sock.bind(0, '127.0.0.1', () => {
-          ua.sock.removeListener('error', reject);
-          resolve();
-        });
-      });
-      ua.sentBy = `127.0.0.1:${ua.sock.address().port}`;
-      ua.viaTransport = 'UDP';
-      ua.contact = `sip:${user}@${ua.sentBy}`;
-    } else {
-      ua.sentBy = `${uniq('h')}.invalid`;
-      ua.viaTransport = 'WS';
-      ua.contact = `sip:${user}@${ua.sentBy};transport=ws`;
-      ua.ws = new WebSocket(`ws://127.0.0.1:${srv.port('ws')}/`, 'sip', { handshakeTimeout: T_REPLY });
-      ua.wsClosed = new Promise((resolve) => ua.ws.once('close', () => resolve(true)));
-      ua.ws.on('error', () => {});
-      ua.ws.on('message', (data, isBinary) => ua.deliver(Buffer.isBuffer(data) ? data : Buffer.from(data), { binary: isBinary }));
-      await new Promise((resolve, reject) => {
-        ua.ws.once('open', resolve);
-        ua.ws.once('error', reject);
-        ua.ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket handshake refused: ${res.statusCode}`)));
-      });
-    }
-    return ua;
-  }
-
-  constructor(srv, user, transport) {
-    this.srv = srv;
-    this.user = user;
-    this.aor = `sip:${user}@${DOMAIN}`;
-    this.transport = transport;
-    this.inbox = [];
-    this.waiters = new Set();
-    this.reg = { callId: uniq('reg'), fromTag: uniq('rt'), cseq: 0 };
-  }
-
-  deliver(buf, meta) {
-    if (buf.length <= 4 && /^[\r\n]*$/.test(buf.toString('latin1'))) return; // keep-alive
-    let m;
-    try {
-      m = parseSip(buf);
-    } catch {
-      m = { unparsable: true, raw: buf, all: () => [], get: () => undefined };
-    }
-    Object.assign(m, meta);
-    this.inbox.push(m);
-    for (const w of [...this.waiters]) w();
-  }
-
-  /** Removes and returns the first message matching pred, or null after ms. */
-  take(pred, ms = T_REPLY) {
-    return new Promise((resolve) => {
-      let timer = null;
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(attempt);
-      };
-      const attempt = () => {
-        const i = this.inbox.findIndex((m) => !m.unparsable && pred(m));
-        if (i < 0) return false;
-        const [m] = this.inbox.splice(i, 1);
-        cleanup();
-        resolve(m);
-        return true;
-      };
-      if (attempt()) return;
-      timer = setTimeout(() => {
-        cleanup();
-        resolve(null);
-      }, ms);
-      this.waiters.add(attempt);
-    });
-  }
-
-  /** take() that must succeed. */
-  async must(pred, what, ms = T_REPLY) {
-    const m = await this.take(pred, ms);
-    if (!m) {
-      const seen = this.inbox.map((x) => x.start || '(unparsable)').join(' | ') || 'nothing';
-      throw new Error(`${this.user}/${this.transport}: no ${what} within ${ms} ms (inbox: ${seen})\n${this.srv.tail(20)}`);
-    }
-    return m;
-  }
-
-  /** A request arriving for us (method, and Call-ID when given). */
-  incoming(method, callId, ms) {
-    return this.must((m) => !m.isResponse && m.method === method && (!callId || m.get('call-id') === callId), `${method} request`, ms);
-  }
-
-  /** The final response to a request built by build(). */
-  final(req, ms = T_REPLY) {
-    return this.must(
-      (m) => m.isResponse && m.status >= 200 && m.get('call-id') === req.callId && m.get('cseq') === `${req.cseq} ${req.method}`,
-      `final response to ${req.method} (CSeq ${req.cseq})`,
-      ms,
-    );
-  }
-
-  /** Sends bytes (string or Buffer); o.binary: a BINARY frame over ws. */
-  send(data, o = {}) {
-    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8');
-    if (this.sock) {
-      return new Promise((resolve, reject) =>
-        this.sock.send(buf, o.port || this.srv.port('udp'), o.host || '127.0.0.1', (e) => (e ? reject(e) : resolve())),
-      );
-    }
-    return new Promise((resolve, reject) => this.ws.send(buf, { binary: !!o.binary }, (e) => (e ? reject(e) : resolve())));
-  }
-
-  /**
-   * Builds a request: {buf, method, ruri, callId, fromTag, cseq, branch, vias}.
-   * o.callId, o.fromTag, o.cseq; o.vias: more Via values below ours;
-   * o.to (default the Request-URI); o.headers: extra lines; o.body (string
-   * or Buffer), o.contentType; o.maxForwards (70).
-   */
-  build(method, ruri, o = {}) {
-    const branch = o.branch || uniq('z9hG4bK');
-    const vias = [`SIP/2.0/${this.viaTransport} ${this.sentBy};branch=${branch};rport`, ...(o.vias || [])];
-    const body = o.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(o.body) ? o.body : Buffer.from(o.body, 'utf8');
-    const req = {
-      method,
-      ruri,
-      callId: o.callId || uniq('c'),
-      fromTag: o.fromTag || uniq('ft'),
-      cseq: o.cseq || 1,
-      branch,
-      vias,
-    };
-    const lines = [
-      `${method} ${ruri} SIP/2.0`,
-      ...vias.map((v) => `Via: ${v}`),
-      `Max-Forwards: ${o.maxForwards ?? 70}`,
-      `From: <${this.aor}>;tag=${req.fromTag}`,
-      `To: <${o.to || ruri}>`,
-      `Call-ID: ${req.callId}`,
-      `CSeq: ${req.cseq} ${method}`,
-      ...(o.headers || []),
-    ];
-    if (body.length) lines.push(`Content-Type: ${o.contentType || 'text/plain;charset=UTF-8'}`);
-    lines.push('User-Agent: wsip-message-test', `Content-Length: ${body.length}`);
-    req.buf = Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
-    return req;
-  }
+/** The raw user agent of rawua.mjs, with this file's own digest exchange:
+ * both challenges (MD5 and SHA-256) asserted on every 401 / 407. */
+class Ua extends RawUa {
+  static userAgent = 'wsip-message-test';
+  static contentType = 'text/plain;charset=UTF-8';
 
   /**
    * Sends a request without credentials, expects 401/407 with MD5 and
@@ -363,46 +115,6 @@ class Ua {
     }
     if (o.instance) assert.ok(/outbound/i.test(res.get('require') || ''), `Outbound not used: ${dump(res)}`);
     return res;
-  }
-
-  /** Answers a received request; o.toTag, o.body. */
-  async respond(req, status, reason, o = {}) {
-    const to = req.get('to');
-    const lines = [
-      `SIP/2.0 ${status} ${reason}`,
-      ...req.all('via').map((v) => `Via: ${v}`),
-      `From: ${req.get('from')}`,
-      `To: ${tagOf(to) ? to : `${to};tag=${o.toTag || uniq('tt')}`}`,
-      `Call-ID: ${req.get('call-id')}`,
-      `CSeq: ${req.get('cseq')}`,
-      'Content-Length: 0',
-    ];
-    const text = `${lines.join('\r\n')}\r\n\r\n`;
-    if (this.sock) {
-      // RFC 3261 sec 18.2.2: to the top Via's sent-by (no received / rport there)
-      const top = viaParts(req.all('via')[0]);
-      assert.equal(top.transport, 'UDP', `top Via of a request over UDP: ${req.all('via')[0]}`);
-      return this.send(text, { host: top.host.replace(/^\[|\]$/g, ''), port: top.port });
-    }
-    return this.send(text);
-  }
-
-  /** Closes: ws cleanly (1000, waits for the server's close) or abruptly. */
-  async close({ abrupt = false } = {}) {
-    if (this.sock) {
-      try {
-        this.sock.close();
-      } catch {
-        /* closed */
-      }
-      this.sock = null;
-    }
-    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) {
-      if (abrupt) this.ws.terminate();
-      else this.ws.close(1000);
-      await within(this.wsClosed, T_REPLY);
-      if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
-    }
   }
 }
 
