@@ -36,9 +36,6 @@ void wsip_core_free(struct wsip_core *c);
  * store, so it is not the monotonic clock). */
 int64_t wsip_core_now(void);
 
-/* Whether host (a view of a URI host) is one of our domains. */
-bool wsip_core_is_our_domain(const struct wsip_server *s, struct wsip_str host);
-
 /* REGISTER for one of our domains, through its server transaction. */
 void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src,
                            struct wsip_strans *st, struct wsip_msg *m);
@@ -58,7 +55,6 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
  * entries, go to the next Route, the flow our Record-Route named, or the
  * Request-URI. st NULL: an ACK for a 2xx, forwarded without a transaction. */
 bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m);
-bool wsip_proxy_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u);
 void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
                       struct wsip_msg *m);
 /* A response that matched no client transaction (a retransmitted 2xx):

@@ -300,7 +300,7 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
         const struct wsip_auth *a = wsip_hdr_auth(m, h, NULL);
         if (a && a->realm.len &&
             ((core->realm[0] && wsip_str_eq_cstr(a->realm, core->realm)) ||
-             wsip_core_is_our_domain(w->srv, a->realm)))
+             wsip_server_is_our_domain(w->srv, a->realm)))
             rc = wsip_builder_remove_hdr(&bld, h);
     }
     /* the edge proxies the UA registered through (RFC 3327) come first */
@@ -348,14 +348,6 @@ static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
 
 /* ------------------------------------------------------------- entry */
 
-/* Our own Route entries (loose routing, sec 16.4) are removed. */
-static void route_removal(struct wsip_server *s, struct wsip_msg *m, struct wsip_builder *unused)
-{
-    (void)s;
-    (void)m;
-    (void)unused;
-}
-
 static bool user_known(struct wsip_core *core, struct wsip_str user, struct wsip_str domain)
 {
     struct wsip_user_cred cred;
@@ -372,10 +364,9 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
         reply(st, e.status, e.reason);
         return;
     }
-    route_removal(w->srv, m, NULL);
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
     if (!ruri || (ruri->scheme != WSIP_URI_SIP && ruri->scheme != WSIP_URI_SIPS) ||
-        !wsip_core_is_our_domain(w->srv, ruri->host) || !ruri->user.len) {
+        !wsip_server_is_our_domain(w->srv, ruri->host) || !ruri->user.len) {
         /* other domains need DNS (RFC 3263): not yet */
         reply(st, 404, "Not Found (only local users are served)");
         return;
@@ -434,7 +425,7 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
     struct wsip_msg *rq = wsip_strans_request(st);
     for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
         const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
-        if (!a || !wsip_proxy_uri_is_us(w->srv, &a->uri))
+        if (!a || !wsip_server_uri_is_us(w->srv, &a->uri))
             break;
         npop++;
     }
@@ -458,20 +449,6 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
 /* ------------------------------------------------- routing by Route set */
 
 /* Is this URI one of our addresses (a Route or Record-Route we wrote)? */
-bool wsip_proxy_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u)
-{
-    struct wsip_str host = u->host;
-    if (host.len >= 2 && host.p[0] == '[') {
-        host.p++;
-        host.len -= 2;
-    }
-    for (unsigned i = 0; i < s->opt.nlisten; i++) {
-        const struct wsip_listen_spec *l = &s->opt.listen[i];
-        if (wsip_str_caseeq_cstr(host, l->host) && (!u->has_port || u->port == l->port))
-            return true;
-    }
-    return !u->user.len && wsip_core_is_our_domain(s, u->host) && !u->has_port;
-}
 
 static enum wsip_listen_kind kind_of_param(struct wsip_str tp)
 {
@@ -541,7 +518,7 @@ bool wsip_proxy_top_route_is_us(const struct wsip_server *s, struct wsip_msg *m)
 {
     struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
     const struct wsip_addr *a = h ? wsip_hdr_addr(m, h, NULL) : NULL;
-    return a && wsip_proxy_uri_is_us(s, &a->uri);
+    return a && wsip_server_uri_is_us(s, &a->uri);
 }
 
 void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, struct wsip_strans *st,
@@ -561,7 +538,7 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
     const struct wsip_addr *next = NULL;
     for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(m, h)) {
         const struct wsip_addr *a = wsip_hdr_addr(m, h, NULL);
-        if (!a || !wsip_proxy_uri_is_us(s, &a->uri)) {
+        if (!a || !wsip_server_uri_is_us(s, &a->uri)) {
             next = a;
             break;
         }
@@ -575,7 +552,7 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
     const struct wsip_uri *ru = wsip_msg_ruri(m, NULL);
     if (!next && !flow && st && ru && ru->user.len &&
         (ru->scheme == WSIP_URI_SIP || ru->scheme == WSIP_URI_SIPS) &&
-        wsip_core_is_our_domain(s, ru->host) && to && !to->has_tag) {
+        wsip_server_is_our_domain(s, ru->host) && to && !to->has_tag) {
         wsip_proxy_handle(core, src, st, m);
         return;
     }

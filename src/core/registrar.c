@@ -23,18 +23,6 @@ int64_t wsip_core_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool wsip_core_is_our_domain(const struct wsip_server *s, struct wsip_str host)
-{
-    if (host.len >= 2 && host.p[0] == '[') {
-        host.p++;
-        host.len -= 2;
-    }
-    for (unsigned i = 0; i < s->opt.ndomains; i++)
-        if (wsip_str_caseeq_cstr(host, s->opt.domains[i]))
-            return true;
-    return false;
-}
-
 static void reply(struct wsip_strans *st, unsigned status, const char *reason, const char *extra)
 {
     struct wsip_sbuf x;
@@ -59,7 +47,7 @@ int wsip_core_authorize_proxy(struct wsip_core *core, const struct wsip_source *
         return 0; /* ACK and CANCEL are never challenged */
     const struct wsip_addr *from = wsip_msg_from(m, NULL);
     if (!from || (from->uri.scheme != WSIP_URI_SIP && from->uri.scheme != WSIP_URI_SIPS) ||
-        !wsip_core_is_our_domain(src->worker->srv, from->uri.host))
+        !wsip_server_is_our_domain(src->worker->srv, from->uri.host))
         return 0; /* not from one of our users: the callee's domain decides */
     return authenticate(core, src, st, m, from->uri.user, from->uri.host, true);
 }
@@ -276,7 +264,7 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         reply(st, 400, "To must be a SIP URI with a user", NULL);
         return;
     }
-    if (!wsip_core_is_our_domain(src->worker->srv, to->uri.host)) {
+    if (!wsip_server_is_our_domain(src->worker->srv, to->uri.host)) {
         reply(st, 404, "Not a domain served here", NULL);
         return;
     }

@@ -3,6 +3,7 @@
  * stateless 501 to other requests, responses dropped. Every answer leaves by
  * the way its request came. */
 #include <arpa/inet.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,8 +20,8 @@
 /* Where a response to a datagram goes (RFC 3261 sec 18.2.2 with RFC 3581):
  * the source address; the source port too when the Via asks for rport or
  * names no port, else the Via's port. */
-static void reply_addr(const struct wsip_source *src, const struct wsip_via *via,
-                       struct sockaddr_storage *to)
+void wsip_source_reply_addr(const struct wsip_source *src, const struct wsip_via *via,
+                            struct sockaddr_storage *to)
 {
     memcpy(to, &src->peer, sizeof(*to));
     if (!via || via->has_rport || !via->has_port)
@@ -36,7 +37,7 @@ static int reply(const struct wsip_source *src, struct wsip_msg *req, const stru
 {
     if (src->kind == WSIP_LISTEN_UDP) {
         struct sockaddr_storage to;
-        reply_addr(src, wsip_msg_top_via(req, NULL), &to);
+        wsip_source_reply_addr(src, wsip_msg_top_via(req, NULL), &to);
         return wsip_udp_send(src->udp, (const struct sockaddr *)&to, iov, iovcnt);
     }
     return wsip_conn_send(src->conn, iov, iovcnt);
@@ -49,10 +50,10 @@ int wsip_source_reply(const struct wsip_source *src, const struct iovec *iov, in
     return wsip_conn_send(src->conn, iov, iovcnt);
 }
 
-static void random_tag(char *out, size_t cap)
+void wsip_random_tag(char *out, size_t cap)
 {
     static _Thread_local uint64_t state;
-    if (!state)
+    if (!state && RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
         state = wsip_now_ms() ^ (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15ull;
     /* xorshift: a To-tag only has to be unique, not secret */
     state ^= state << 13;
@@ -115,7 +116,7 @@ static void send_response(const struct wsip_source *src, struct wsip_msg *req, u
                           const char *reason, const char *extra)
 {
     char tag[24], via[1024];
-    random_tag(tag, sizeof(tag));
+    wsip_random_tag(tag, sizeof(tag));
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     struct wsip_str top = wsip_source_stamp_via(src, req, via, sizeof(via));
@@ -129,9 +130,19 @@ static void send_response(const struct wsip_source *src, struct wsip_msg *req, u
     wsip_sbuf_free(&out);
 }
 
-/* Is the Request-URI one of ours: no user part and our domain or one of the
- * addresses we listen on? */
-static bool addressed_to_us(const struct wsip_server *s, const struct wsip_uri *u)
+bool wsip_server_is_our_domain(const struct wsip_server *s, struct wsip_str host)
+{
+    if (host.len >= 2 && host.p[0] == '[') {
+        host.p++;
+        host.len -= 2;
+    }
+    for (unsigned i = 0; i < s->opt.ndomains; i++)
+        if (wsip_str_caseeq_cstr(host, s->opt.domains[i]))
+            return true;
+    return false;
+}
+
+bool wsip_server_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u)
 {
     if (u->scheme != WSIP_URI_SIP && u->scheme != WSIP_URI_SIPS)
         return false;
@@ -140,13 +151,16 @@ static bool addressed_to_us(const struct wsip_server *s, const struct wsip_uri *
         host.p++;
         host.len -= 2;
     }
-    for (unsigned i = 0; i < s->opt.ndomains; i++)
-        if (wsip_str_caseeq_cstr(host, s->opt.domains[i]))
+    bool port_ours = !u->has_port;
+    for (unsigned i = 0; i < s->opt.nlisten; i++) {
+        const struct wsip_listen_spec *l = &s->opt.listen[i];
+        if (u->has_port && u->port == l->port)
+            port_ours = true;
+        if (wsip_str_caseeq_cstr(host, l->host) && (!u->has_port || u->port == l->port))
             return true;
-    for (unsigned i = 0; i < s->opt.nlisten; i++)
-        if (wsip_str_caseeq_cstr(host, s->opt.listen[i].host))
-            return true;
-    return false;
+    }
+    /* a domain names us only without a user part (else it names a user) */
+    return !u->user.len && port_ours && wsip_server_is_our_domain(s, u->host);
 }
 
 void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
@@ -189,7 +203,7 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
     if (m->method_id == WSIP_METHOD_REGISTER && s->core && ruri &&
         (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && !ruri->user.len) {
-        if (!wsip_core_is_our_domain(s, ruri->host)) {
+        if (!wsip_server_is_our_domain(s, ruri->host)) {
             wsip_strans_reply(st, 404, "Not a domain served here", wsip_str_cstr(SERVER_HDR),
                               WSIP_STR_NULL);
             return;
@@ -225,11 +239,11 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
     }
     if (s->core && m->method_id != WSIP_METHOD_REGISTER && ruri &&
         (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && ruri->user.len &&
-        wsip_core_is_our_domain(s, ruri->host)) {
+        wsip_server_is_our_domain(s, ruri->host)) {
         wsip_proxy_handle(s->core, src, st, m);
         return;
     }
-    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && addressed_to_us(s, ruri)) {
+    if (m->method_id == WSIP_METHOD_OPTIONS && ruri && wsip_server_uri_is_us(s, ruri)) {
         wsip_strans_reply(
             st, 200, NULL,
             wsip_str_cstr(s->core ? ALLOW_CORE "Accept: application/sdp\r\n"
@@ -336,7 +350,7 @@ static int raw_error_response(const char *p, size_t len, unsigned status, const 
                 if (bit == 4u && !memmem(colon + 1, (size_t)(e - colon - 1), "tag=", 4)) {
                     /* the To line ended with CRLF: put the tag before it */
                     char tag[24];
-                    random_tag(tag, sizeof(tag));
+                    wsip_random_tag(tag, sizeof(tag));
                     hdrs.len -= 2;
                     wsip_sbuf_printf(&hdrs, ";tag=%s\r\n", tag);
                 }

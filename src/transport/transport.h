@@ -247,6 +247,20 @@ void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
 struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip_msg *req,
                                       char *buf, size_t cap);
 
+/* Where a response to a request that came over UDP goes (RFC 3261 sec
+ * 18.2.2 with RFC 3581): the source address; the source port too when the
+ * Via asks for rport or names no port, else the Via's port. */
+void wsip_source_reply_addr(const struct wsip_source *src, const struct wsip_via *via,
+                            struct sockaddr_storage *to);
+/* A To-tag (16 hex digits): unique per worker, not a secret. */
+void wsip_random_tag(char *out, size_t cap);
+/* Whether host (a view of a URI host, IPv6 brackets allowed) is one of our
+ * domains. */
+bool wsip_server_is_our_domain(const struct wsip_server *s, struct wsip_str host);
+/* Is the URI one of our addresses (a listen host, port optional) or, with
+ * no user and no port, one of our domains? */
+bool wsip_server_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u);
+
 /* Helpers used across transport files. */
 void wsip_addr_str(const struct sockaddr *sa, char *out, size_t cap);
 uint64_t wsip_now_ms(void);

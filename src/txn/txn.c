@@ -395,16 +395,7 @@ static void reply_target(const struct wsip_source *src, struct wsip_msg *req, st
         t->flow = src->flow;
         return;
     }
-    /* sec 18.2.2 with RFC 3581: source address; source port when rport is
-     * asked for or no port is named, else the Via's port */
-    memcpy(&t->addr, &src->peer, sizeof(t->addr));
-    const struct wsip_via *v = wsip_msg_top_via(req, NULL);
-    if (v && v->has_port && !v->has_rport) {
-        if (t->addr.ss_family == AF_INET)
-            ((struct sockaddr_in *)&t->addr)->sin_port = htons(v->port);
-        else if (t->addr.ss_family == AF_INET6)
-            ((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(v->port);
-    }
+    wsip_source_reply_addr(src, wsip_msg_top_via(req, NULL), &t->addr);
 }
 
 static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg *m,
@@ -507,15 +498,8 @@ int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const voi
 int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reason,
                       struct wsip_str extra, struct wsip_str body)
 {
-    static _Thread_local uint64_t tag_state;
-    if (!tag_state)
-        RAND_bytes((unsigned char *)&tag_state, sizeof(tag_state));
-    /* xorshift To-tags: unique per worker, cheap; a tag is not a secret */
-    tag_state ^= tag_state << 13;
-    tag_state ^= tag_state >> 7;
-    tag_state ^= tag_state << 17;
     char tag[24];
-    snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)tag_state);
+    wsip_random_tag(tag, sizeof(tag));
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     int rc = wsip_response_build_via(&out, st->t.req, status, reason, wsip_str_cstr(tag),

@@ -10,6 +10,7 @@
 
 #include "wsip/digest.h"
 #include "wsip/sip.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,19 +23,6 @@ const char *const wsip_fuzz_seed_exts[] = {NULL};
 #define MAX_INPUT 8192u
 
 static volatile unsigned char sink;
-
-__attribute__((noreturn)) static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_digest.c:%d: invariant failed: %s\n", line, what);
-    fflush(stderr);
-    __builtin_trap();
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(#cond, __LINE__);                                                                 \
-    } while (0)
 
 static const char *in_lo, *in_hi;
 

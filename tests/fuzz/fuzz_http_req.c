@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "wsip/http.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,19 +28,6 @@ const char *const wsip_fuzz_seed_exts[] = {".http", NULL};
 #define ROOT "/srv/web"
 
 static volatile unsigned char sink;
-
-__attribute__((noreturn)) static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_http_req.c:%d: invariant failed: %s\n", line, what);
-    fflush(stderr);
-    __builtin_trap();
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(#cond, __LINE__);                                                                 \
-    } while (0)
 
 static uintptr_t in_lo, in_hi;
 

@@ -16,6 +16,7 @@
 
 #include "wsip/buf.h"
 #include "wsip/sip.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,19 +35,6 @@ const char *const wsip_fuzz_seed_exts[] = {".sip", "/archive-lf/", NULL};
 #define SEL_RURI_BODY 4u
 
 static volatile unsigned char sink;
-
-__attribute__((noreturn)) static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_sip_msg.c:%d: invariant failed: %s\n", line, what);
-    fflush(stderr);
-    __builtin_trap();
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(#cond, __LINE__);                                                                 \
-    } while (0)
 
 /* The bytes a message may point into. */
 struct range {

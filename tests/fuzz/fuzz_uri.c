@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "wsip/sip.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,19 +20,6 @@ const char *const wsip_fuzz_seed_exts[] = {".sip", NULL};
 #define LOOP_GUARD 4096u
 
 static volatile unsigned char sink;
-
-__attribute__((noreturn)) static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_uri.c:%d: invariant failed: %s\n", line, what);
-    fflush(stderr);
-    __builtin_trap();
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(#cond, __LINE__);                                                                 \
-    } while (0)
 
 static uintptr_t in_lo, in_hi;
 

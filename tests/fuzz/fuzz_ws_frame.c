@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "wsip/ws.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,19 +32,6 @@ const char *const wsip_fuzz_seed_exts[] = {".bin", NULL};
 #define MAX_EVENTS 64
 
 static volatile unsigned char sink;
-
-__attribute__((noreturn)) static void fail(const char *what, int line)
-{
-    fprintf(stderr, "fuzz_ws_frame.c:%d: invariant failed: %s\n", line, what);
-    fflush(stderr);
-    __builtin_trap();
-}
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(#cond, __LINE__);                                                                 \
-    } while (0)
 
 /* An event reduced to what two deliveries must agree on. */
 struct sum {
