@@ -549,28 +549,55 @@ out:
     return rc;
 }
 
+static struct wsip_str rebase(struct wsip_str v, const char *from, const char *to)
+{
+    if (v.p)
+        v.p = to + (v.p - from);
+    return v;
+}
+
 struct wsip_msg *wsip_msg_clone(const struct wsip_msg *m)
 {
-    /* one copy of the bytes, parsed again: every view of the clone points
-     * into its own buffer, so it outlives the receive buffer */
+    /* one copy of the bytes and of the header index, every view moved to
+     * the copy; cached parse results are dropped (they point into the old
+     * arena) and come back lazily on first use */
     struct wsip_buf *b = wsip_buf_from(m->raw.p, m->raw.len);
     if (!b)
         return NULL;
-    struct wsip_sip_limits lim;
-    wsip_sip_limits_default(&lim);
-    lim.max_msg_size = m->raw.len + 1;
-    lim.max_headers = m->nhdrs + 1;
-    lim.max_header_line = m->raw.len + 1;
-    lim.max_start_line = m->raw.len + 1;
-    struct wsip_msg *c;
-    size_t used;
-    struct wsip_sip_err err;
-    /* the body was framed already: keep exactly these bytes as the body */
-    int rc = wsip_msg_parse(&c, b, b->data, b->len, WSIP_FRAMING_HEADERS, &lim, &used, &err);
-    wsip_buf_unref(b);
-    if (rc != WSIP_PARSE_OK)
+    struct wsip_arena *arena =
+        wsip_arena_new(sizeof(*m) + m->nhdrs * sizeof(struct wsip_hdr) + MSG_ARENA_FIRST / 2);
+    struct wsip_msg *c = arena ? wsip_arena_alloc(arena, sizeof(*c)) : NULL;
+    struct wsip_hdr *h =
+        c && m->nhdrs ? wsip_arena_alloc(arena, m->nhdrs * sizeof(struct wsip_hdr)) : NULL;
+    if (!c || (m->nhdrs && !h)) {
+        wsip_arena_free(arena);
+        wsip_buf_unref(b);
         return NULL;
-    c->body = wsip_str_make(c->raw.p + (m->body.p - m->raw.p), m->body.len);
-    c->raw.len = m->raw.len;
+    }
+    const char *from = m->raw.p, *to = b->data;
+    *c = *m;
+    c->refs = 1;
+    c->buf = b;
+    c->arena = arena;
+    c->raw = rebase(m->raw, from, to);
+    c->start_line = rebase(m->start_line, from, to);
+    c->version = rebase(m->version, from, to);
+    c->method = rebase(m->method, from, to);
+    c->ruri_str = rebase(m->ruri_str, from, to);
+    c->reason = rebase(m->reason, from, to);
+    c->body = rebase(m->body, from, to);
+    c->ruri = NULL;
+    c->ruri_state = 0;
+    c->ruri_err = NULL;
+    c->hdrs = h;
+    for (unsigned i = 0; i < m->nhdrs; i++) {
+        h[i] = m->hdrs[i];
+        h[i].name = rebase(h[i].name, from, to);
+        h[i].value = rebase(h[i].value, from, to);
+        h[i].line = rebase(h[i].line, from, to);
+        h[i].parse_state = 0;
+        h[i].parse_err = NULL;
+        h[i].parsed = NULL;
+    }
     return c;
 }

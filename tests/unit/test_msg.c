@@ -454,11 +454,55 @@ START_TEST(method_and_transport_names)
 }
 END_TEST
 
+START_TEST(clone_owns_its_bytes)
+{
+    /* a clone outlives the receive buffer: parse from a scratch copy, touch
+     * the lazy caches, clone, wipe the scratch bytes, then read the clone */
+    char *scratch = strdup(REGISTER_WS);
+    struct wsip_msg *m;
+    struct wsip_sip_err err;
+    size_t used;
+    ck_assert_int_eq(parse(&m, scratch, strlen(scratch), WSIP_FRAMING_WS, NULL, &used, &err),
+                     WSIP_PARSE_OK);
+    ck_assert_ptr_nonnull(wsip_msg_from(m, NULL)); /* cached in m's arena */
+    ck_assert_ptr_nonnull(wsip_msg_ruri(m, NULL));
+    struct wsip_msg *c = wsip_msg_clone(m);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(c->nhdrs, m->nhdrs);
+    wsip_msg_unref(m);
+    memset(scratch, 'x', strlen(scratch));
+    free(scratch);
+
+    ck_assert(c->raw.p == c->buf->data);
+    ck_assert_uint_eq(c->raw.len, strlen(REGISTER_WS));
+    ck_assert_mem_eq(c->raw.p, REGISTER_WS, c->raw.len);
+    ck_str(c->method, "REGISTER");
+    ck_str(c->ruri_str, "sip:example.com");
+    ck_str(c->version, "SIP/2.0");
+    ck_str(wsip_msg_call_id(c), "aiuy7k9njasd");
+    const struct wsip_addr *from = wsip_msg_from(c, NULL);
+    ck_assert_ptr_nonnull(from);
+    ck_str(from->tag, "65bnmj.34asd");
+    const struct wsip_cseq *cs = wsip_msg_cseq(c, NULL);
+    ck_assert_ptr_nonnull(cs);
+    ck_assert_uint_eq(cs->num, 1);
+    struct wsip_hdr *ct = wsip_msg_hdr(c, WSIP_HDR_CONTACT);
+    ck_assert_ptr_nonnull(ct);
+    const struct wsip_addr *contact = wsip_hdr_addr(c, ct, NULL);
+    ck_assert_ptr_nonnull(contact);
+    ck_str(contact->uri.host, "df7jal23ls0d.invalid");
+    ck_assert(ct->line.p >= c->raw.p && ct->line.p + ct->line.len <= c->raw.p + c->raw.len);
+    ck_assert_uint_eq(c->body.len, 0);
+    wsip_msg_unref(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("msg");
     TCase *tc = tcase_create("msg");
     tcase_add_test(tc, ws_message_without_content_length);
+    tcase_add_test(tc, clone_owns_its_bytes);
     tcase_add_test(tc, ws_content_length_must_match);
     tcase_add_test(tc, datagram_content_length_too_big);
     tcase_add_test(tc, compact_forms);
