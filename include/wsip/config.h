@@ -124,6 +124,7 @@ struct wsip_config {
         char *realm;                       /* "" = first domain: use wsip_config_realm() */
         struct wsip_strlist algorithms;    /* UDP/TCP/TLS clients: "MD5", "SHA-256", ... */
         struct wsip_strlist algorithms_ws; /* WS/WSS clients (browser libraries) */
+        unsigned nonce_ttl;                /* seconds a challenge's nonce stays fresh */
     } auth;
     struct wsip_cidr_list trusted;
     struct {

@@ -163,7 +163,8 @@ struct wsip_loc_register {
  * - a Contact refers to a binding when, with an instance, the binding has
  *   the same instance and reg-id (different reg-ids are different flows of
  *   one instance, kept side by side) or has no instance and an equal URI;
- *   without an instance, when the URIs are equal;
+ *   without an instance, when the URIs are equal (RFC 3261 sec 19.1.4,
+ *   wsip_uri_equal);
  * - the Contact replaces every binding it refers to (refresh, page reload
  *   on a new flow), keeping the first one's created_at and the instance's
  *   temp-gruu; with expires 0 it removes them; referring to none, it adds;

@@ -133,6 +133,16 @@ int wsip_uri_parse(struct wsip_uri *u, const char *p, size_t len, const char **r
  * the length, or -1 if malformed or too long. */
 long wsip_uri_user_unescaped(const struct wsip_uri *u, char *out, size_t cap);
 
+/* URI equivalence (RFC 3261 sec 19.1.4) of two parsed URIs: sip and sips
+ * never match; the userinfo is case-sensitive, the rest is not; %-escapes of
+ * unreserved characters equal the characters; a component (user, password,
+ * port) present in only one differs, default port included; parameters in
+ * any order, those in both must match, user / ttl / method / maddr /
+ * transport in only one make them differ, others in only one are ignored;
+ * headers must be the same set. Other schemes: the whole URI, unescaped and
+ * case-insensitively. */
+bool wsip_uri_equal(const struct wsip_uri *a, const struct wsip_uri *b);
+
 /* ------------------------------------------------------- name-addr, Via */
 
 /* From, To, Contact, Route, Record-Route, Path, Reply-To, Refer-To, ... */
@@ -328,6 +338,15 @@ int wsip_msg_expires(const struct wsip_msg *m, uint32_t *out);
 /* True if a token appears in any value of a list header (Supported, Require,
  * Allow, ...), case-insensitive. */
 bool wsip_msg_has_token(const struct wsip_msg *m, enum wsip_hdr_id id, const char *token);
+
+/* Loop detection (RFC 3261 sec 16.3 step 4, sec 16.6 step 8): a hash of
+ * what a spiral changes and a loop does not: Request-URI, top Route, From
+ * and To tags, Call-ID, CSeq number (not the method), Proxy-Require and
+ * Proxy-Authorization. skip_pauth (may be NULL) leaves out credentials the
+ * proxy consumes and removes before forwarding, so that the request that
+ * comes back without them still hashes the same. */
+uint64_t wsip_msg_loop_hash(struct wsip_msg *m,
+                            bool (*skip_pauth)(const struct wsip_auth *, void *), void *arg);
 
 /* ------------------------------------------------------------ validation */
 

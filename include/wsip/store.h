@@ -31,7 +31,7 @@
 #include "wsip/str.h"
 
 /* Schema version this build creates and understands. */
-#define WSIP_STORE_SCHEMA_VERSION 1
+#define WSIP_STORE_SCHEMA_VERSION 2
 
 /* Longest user part (after %-unescaping), domain and realm, in bytes. */
 #define WSIP_USER_MAX   128
@@ -75,8 +75,9 @@ struct wsip_user_cred {
 };
 
 /* One persisted binding. Views: the store copies them when queueing; in a
- * load callback they point into SQLite and last until the callback returns.
- * Empty strings stand for "none" (instance, path, ...). */
+ * load callback they point into SQLite, are NUL-terminated and last until
+ * the callback returns. Empty strings stand for "none" (instance, path,
+ * ...). */
 struct wsip_store_binding {
     struct wsip_str aor;      /* "sip:alice@example.com" */
     struct wsip_str contact;  /* the Contact URI as registered */
@@ -90,6 +91,10 @@ struct wsip_store_binding {
     uint32_t cseq;
     struct wsip_str user_agent;
     uint32_t flags;
+    /* the Contact's header params as the 200 OK lists them (";reg-id=1;
+     * +sip.instance=..", no expires or q), and the instance's RFC 5627
+     * temp-gruu token; empty when none */
+    struct wsip_str params, temp_gruu;
 };
 
 struct wsip_store_stats {

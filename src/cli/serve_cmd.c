@@ -95,38 +95,40 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
 }
 
 /* UDP/TCP/TLS bindings written behind by an earlier run come back; flow
- * bindings were never stored (their connections are gone). */
+ * bindings were never stored (their connections are gone). The views of a
+ * load callback are NUL-terminated: the binding points at them while the
+ * location store copies it. */
 static int restore_one(const struct wsip_store_binding *sb, void *arg)
 {
     struct wsip_core *core = arg;
-    char buf[8][1024];
-    const struct wsip_str *src[8] = {&sb->aor,      &sb->contact, &sb->instance,   &sb->path,
-                                     &sb->received, &sb->call_id, &sb->user_agent, NULL};
-    for (int i = 0; i < 7; i++)
-        snprintf(buf[i], sizeof(buf[i]), "%.*s", (int)src[i]->len, src[i]->p ? src[i]->p : "");
+    int64_t now = wsip_core_now();
     struct wsip_binding b = {
-        .aor = buf[0],
-        .contact = buf[1],
-        .params = "",
-        .instance = buf[2],
-        .path = buf[3],
-        .received = buf[4],
-        .call_id = buf[5],
-        .user_agent = buf[6],
+        .aor = sb->aor.p,
+        .contact = sb->contact.p,
+        .params = sb->params.p,
+        .instance = sb->instance.p,
+        .path = sb->path.p,
+        .received = sb->received.p,
+        .call_id = sb->call_id.p,
+        .user_agent = sb->user_agent.p,
         .expires_at = sb->expires * 1000,
-        .created_at = wsip_core_now(),
-        .updated_at = wsip_core_now(),
+        .created_at = now,
+        .updated_at = now,
         .cseq = sb->cseq,
         .reg_id = (uint32_t)sb->reg_id,
         .q = sb->q >= 1000 ? -1 : (int16_t)sb->q,
         .transport = WSIP_LOC_TP_UDP,
         .flags = (uint8_t)sb->flags,
     };
-    if (!strncmp(buf[4], "tcp:", 4))
+    /* the location store checks the token's alphabet; a wrong length gets
+     * a new one */
+    if (sb->temp_gruu.len == WSIP_TEMP_GRUU_LEN)
+        wsip_str_copy(sb->temp_gruu, b.temp_gruu, sizeof(b.temp_gruu));
+    if (!strncmp(b.received, "tcp:", 4))
         b.transport = WSIP_LOC_TP_TCP;
-    else if (!strncmp(buf[4], "tls:", 4))
+    else if (!strncmp(b.received, "tls:", 4))
         b.transport = WSIP_LOC_TP_TLS;
-    wsip_location_restore(core->loc, &b, wsip_core_now());
+    wsip_location_restore(core->loc, &b, now);
     return 0;
 }
 

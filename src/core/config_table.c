@@ -395,6 +395,15 @@ const struct wsip_config_directive wsip__config_table[] = {
      .reload = true,
      .doc = "Digest algorithms offered to WS/WSS clients, in this order (JsSIP and SIP.js use "
             "only the last challenge and need it to be MD5: keep MD5 last)"},
+    {.name = "auth.nonce_ttl",
+     .type = WSIP_CONFIG_SECONDS,
+     .def = "300",
+     .min = 1,
+     .max = 86400,
+     .offset = FIELD(auth.nonce_ttl, unsigned),
+     .reload = false,
+     .doc = "Lifetime of a challenge's nonce: credentials on an older one get a new challenge "
+            "with stale=true (RFC 7616 sec 3.3), the UA retries without asking the user"},
     /* ------------------------------------------------- trust and admin */
     {.name = "trusted",
      .type = WSIP_CONFIG_CIDRLIST,

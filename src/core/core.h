@@ -61,4 +61,32 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
  * forwarded by its Via when the top Via is ours. */
 void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_msg *m);
 
+/* ----------------------------------------------------- branches (branch.c) */
+
+/* Room for a branch of wsip_proxy_branch. */
+#define WSIP_PROXY_BRANCH_MAX (WSIP_TXN_BRANCH_MAX + 17)
+
+/* The branch of the Via added to request m received from src (sec 16.6 step
+ * 8): owner worker, loop hash, random part, and a MAC over them and the hop
+ * responses go back to (in_flow, or the source address with the port of
+ * top_via: the top Via as forwarded, or empty for m's own). -1 when m has no
+ * usable top Via or cap < WSIP_PROXY_BRANCH_MAX. */
+int wsip_proxy_branch(const struct wsip_core *core, struct wsip_worker *w,
+                      const struct wsip_source *src, struct wsip_msg *m, struct wsip_str top_via,
+                      wsip_flow_token in_flow, char *out, size_t cap);
+/* Sec 16.3 step 4: a Via of ours whose loop hash is the one m has now (m
+ * was forwarded by us in this very state before: answer 482). */
+bool wsip_proxy_loop_detected(const struct wsip_core *core, const struct wsip_server *s,
+                              struct wsip_msg *m);
+/* Whether a response's top Via is one we added for the hop that next (its
+ * next Via) and flow (the wsf token of ours, 0 if none) name: only then is
+ * it forwarded without a transaction. */
+bool wsip_proxy_branch_signed(const struct wsip_core *core, const struct wsip_server *s,
+                              const struct wsip_via *ours, wsip_flow_token flow,
+                              const struct wsip_via *next);
+/* Proxy-Authorization for our realm or domains: consumed here, removed
+ * before forwarding. */
+bool wsip_proxy_pauth_ours(const struct wsip_core *core, const struct wsip_server *s,
+                           const struct wsip_auth *a);
+
 #endif

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "wsip/sip.h"
+
 enum { IX_FLOW, IX_GRUU, IX_COUNT };
 
 #define TAB_INITIAL 16 /* buckets of a shard or stripe at creation */
@@ -130,33 +132,14 @@ static int aor_norm(struct wsip_str in, char out[WSIP_LOCATION_AOR_MAX + 1], siz
     return 0;
 }
 
-/* RFC 3261 19.1.4 URI equality, simplified: the scheme, host, port,
- * parameters and headers compare case-insensitively and the userinfo
- * case-sensitively, all byte for byte otherwise: parameters in another
- * order, %-escapes against their characters, or a parameter present on one
- * side only make URIs differ. UAs refresh with the string they registered,
- * which is what this has to recognise. */
+/* RFC 3261 19.1.4 URI equality (wsip_uri_equal); a URI that does not
+ * parse (never from the registrar, which parsed it) only equals itself. */
 static bool uri_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
-    if (alen != blen)
-        return false;
-    const char *ac = memchr(a, ':', alen);
-    const char *bc = memchr(b, ':', blen);
-    if (!ac || !bc)
-        return !ac && !bc && mem_caseeq(a, b, alen);
-    size_t as = (size_t)(ac - a);
-    if (as != (size_t)(bc - b) || !mem_caseeq(a, b, as))
-        return false;
-    /* '@' cannot appear unescaped in params or headers: the first one ends
-     * the userinfo */
-    const char *aat = memchr(ac, '@', alen - as);
-    const char *bat = memchr(bc, '@', blen - as);
-    if (!aat != !bat)
-        return false;
-    size_t au = aat ? (size_t)(aat - ac) : 0;
-    if (aat && (au != (size_t)(bat - bc) || memcmp(ac, bc, au) != 0))
-        return false;
-    return mem_caseeq(ac + au, bc + au, alen - as - au);
+    struct wsip_uri ua, ub;
+    if (wsip_uri_parse(&ua, a, alen, NULL) < 0 || wsip_uri_parse(&ub, b, blen, NULL) < 0)
+        return alen == blen && memcmp(a, b, alen) == 0;
+    return wsip_uri_equal(&ua, &ub);
 }
 
 /* Instance ids are URNs, in practice urn:uuid: whose hex digits compare

@@ -4,9 +4,11 @@
  * forking), responses go back through the server transaction with the best
  * final response chosen as sec 16.7 says.
  *
+ * Loop detection (sec 16.3 step 4) and the branch it needs are in branch.c.
+ *
  * Not yet here (next steps of issue #4): Record-Route and in-dialog routing
  * over flows, INVITE specifics beyond the generic machinery (CANCEL of the
- * other branches on a 2xx is done), DNS targets, loop detection. */
+ * other branches on a 2xx is done), DNS targets. */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -265,12 +267,20 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
                          const struct wsip_target *t, const char *ruri, const char *path,
                          unsigned npop, bool record_route, struct wsip_sbuf *out)
 {
-    char branch[40], host[160], via[400], tok[40] = "";
-    wsip_txn_branch(w, branch);
+    char branch[WSIP_PROXY_BRANCH_MAX], host[160], via[400], tok[40] = "";
     via_host(w->srv, t->kind, host, sizeof(host));
     bool in_flow = src->kind != WSIP_LISTEN_UDP && src->flow;
     if (in_flow)
         flow_hex(core, src->flow, tok);
+    /* RFC 3581 sec 4 / RFC 3261 sec 18.2.1: the Via of a request that came
+     * over UDP gets received / rport filled in before it goes on (RFC 7118
+     * sec 5.3 lets WS peers go without) */
+    char stamped[1024];
+    struct wsip_str sv = src->kind == WSIP_LISTEN_UDP
+                             ? wsip_source_stamp_via(src, m, stamped, sizeof(stamped))
+                             : WSIP_STR_NULL;
+    if (wsip_proxy_branch(core, w, src, m, sv, in_flow ? src->flow : 0, branch, sizeof(branch)) < 0)
+        return -1;
     snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s%s%s", via_transport(t->kind), host, branch,
              in_flow ? ";wsf=" : "", tok);
     struct wsip_builder bld;
@@ -283,14 +293,9 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
     struct wsip_hdr *r = wsip_msg_hdr(m, WSIP_HDR_ROUTE);
     for (unsigned i = 0; rc == 0 && i < npop && r; i++, r = wsip_msg_hdr_next(m, r))
         rc = wsip_builder_remove_hdr(&bld, r);
-    /* RFC 3581 sec 4 / RFC 3261 sec 18.2.1: the Via of a request that came
-     * over UDP gets received / rport filled in before it goes on (RFC 7118
-     * sec 5.3 lets WS peers go without) */
-    char stamped[1024];
-    if (rc == 0 && src->kind == WSIP_LISTEN_UDP) {
-        struct wsip_str sv = wsip_source_stamp_via(src, m, stamped, sizeof(stamped));
+    if (rc == 0 && sv.len) {
         struct wsip_hdr *top = wsip_msg_hdr(m, WSIP_HDR_VIA);
-        if (sv.len && top)
+        if (top)
             rc = wsip_builder_replace_hdr(&bld, top, sv);
     }
     /* credentials for our realm were for us: the next hop has no use for
@@ -298,9 +303,7 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
     for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_PROXY_AUTHORIZATION); rc == 0 && h;
          h = wsip_msg_hdr_next(m, h)) {
         const struct wsip_auth *a = wsip_hdr_auth(m, h, NULL);
-        if (a && a->realm.len &&
-            ((core->realm[0] && wsip_str_eq_cstr(a->realm, core->realm)) ||
-             wsip_server_is_our_domain(w->srv, a->realm)))
+        if (a && wsip_proxy_pauth_ours(core, w->srv, a))
             rc = wsip_builder_remove_hdr(&bld, h);
     }
     /* the edge proxies the UA registered through (RFC 3327) come first */
@@ -360,8 +363,17 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
     struct wsip_worker *w = src->worker;
     static const char *const supported[] = {"path", "outbound", "gruu", NULL};
     struct wsip_sip_err e;
+    if (m->method_id == WSIP_METHOD_OPTIONS && wsip_msg_max_forwards(m) == 0) {
+        /* sec 16.3 step 2: not forwarded; an OPTIONS is answered here */
+        wsip_options_reply(w->srv, st);
+        return;
+    }
     if (wsip_msg_check_request(m, WSIP_ROLE_PROXY, supported, &e) < 0) {
         reply(st, e.status, e.reason);
+        return;
+    }
+    if (wsip_proxy_loop_detected(core, w->srv, m)) {
+        reply(st, 482, "Loop Detected");
         return;
     }
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
@@ -527,8 +539,17 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
     struct wsip_worker *w = src->worker;
     struct wsip_server *s = w->srv;
     if (st && wsip_msg_max_forwards(m) == 0) {
-        reply(st, 483, "Too Many Hops");
+        /* sec 16.3 step 2: an OPTIONS is answered here, the rest refused */
+        if (m->method_id == WSIP_METHOD_OPTIONS)
+            wsip_options_reply(s, st);
+        else
+            reply(st, 483, "Too Many Hops");
         return;
+    }
+    if (wsip_proxy_loop_detected(core, s, m)) {
+        if (st)
+            reply(st, 482, "Loop Detected");
+        return; /* an ACK that came round: dropped */
     }
     /* sec 16.4: pop every leading Route that is us; the last one we wrote
      * names the flow of the side the request goes to */
@@ -625,27 +646,28 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
 
 void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_msg *m)
 {
-    /* sec 16.7 / 16.11: a response no transaction wants (a retransmitted
-     * 2xx to INVITE) goes up by the Via: ours off, then the next one, or
-     * the flow our Via named */
+    /* sec 16.7 step 1: a response no transaction wants (a retransmitted 2xx
+     * to INVITE, a final that came after its branch ended) is forwarded as
+     * a stateless proxy would (sec 16.11): ours off, up by the next Via or
+     * the flow our Via named. A 100 is hop by hop: absorbed. */
     struct wsip_worker *w = src->worker;
-    /* sec 16.7 would forward any stray response; only a 2xx to INVITE
-     * matters (its dialog goes on), the rest would only reach a client
-     * transaction that has ended (a 200 after our 408) */
-    const struct wsip_cseq *cs = wsip_msg_cseq(m, NULL);
-    if (!cs || cs->method_id != WSIP_METHOD_INVITE || m->status < 200 || m->status >= 300)
+    struct wsip_core *core = w->srv->core;
+    if (!core || m->status == 100)
         return;
     struct wsip_hdr *top = wsip_msg_hdr(m, WSIP_HDR_VIA);
-    const struct wsip_via *ours = wsip_hdr_via(m, top, NULL);
+    const struct wsip_via *ours = top ? wsip_hdr_via(m, top, NULL) : NULL;
     if (!ours || wsip_txn_branch_worker(ours->branch) < 0)
         return; /* not ours: drop */
     struct wsip_hdr *nh = wsip_msg_hdr_next(m, top);
     const struct wsip_via *nv = nh ? wsip_hdr_via(m, nh, NULL) : NULL;
     if (!nv)
         return;
+    /* only to the hop our branch was made for: never a reflector */
+    wsip_flow_token flow = wsf_of(core, ours->params);
+    if (!wsip_proxy_branch_signed(core, w->srv, ours, flow, nv))
+        return;
     struct wsip_target t;
     memset(&t, 0, sizeof(t));
-    wsip_flow_token flow = w->srv->core ? wsf_of(w->srv->core, ours->params) : 0;
     if (flow) {
         t.kind = WSIP_LISTEN_WS;
         t.flow = flow;

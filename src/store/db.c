@@ -24,13 +24,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_LIST] = "SELECT user, domain, realm, ha1_md5, ha1_sha256, created FROM users "
                      "ORDER BY domain, user",
     [ST_BIND_PUT] = "INSERT OR REPLACE INTO bindings(aor, contact, instance, reg_id, path, "
-                    "received, q, expires, call_id, cseq, user_agent, flags) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "received, q, expires, call_id, cseq, user_agent, flags, params, temp_gruu) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_BIND_DEL] = "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2 AND instance = ?3",
     [ST_BIND_DEL_AOR] = "DELETE FROM bindings WHERE aor = ?1",
     [ST_BIND_LOAD] = "SELECT aor, contact, instance, reg_id, path, received, q, expires, "
-                     "call_id, cseq, user_agent, flags FROM bindings WHERE expires > ?1 "
-                     "ORDER BY aor, contact, instance",
+                     "call_id, cseq, user_agent, flags, params, temp_gruu FROM bindings "
+                     "WHERE expires > ?1 ORDER BY aor, contact, instance",
     [ST_BIND_PURGE] = "DELETE FROM bindings WHERE expires <= ?1",
 };
 
@@ -64,6 +64,10 @@ static const char *const migrations[WSIP_STORE_SCHEMA_VERSION] = {
     "  PRIMARY KEY (aor, contact, instance)"
     ") WITHOUT ROWID;"
     "CREATE INDEX bindings_expires ON bindings (expires);",
+    /* 1 -> 2: what a restart lost: the Contact's header params (the 200 OK
+     * lists them again) and the instance's temp-gruu (it keeps routing) */
+    "ALTER TABLE bindings ADD COLUMN params TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE bindings ADD COLUMN temp_gruu TEXT NOT NULL DEFAULT '';",
 };
 
 int store_conn_open(struct store_conn *c, const char *path, unsigned busy_ms, char *err,

@@ -44,8 +44,9 @@ static void put_str(struct store_op *op, size_t *off, struct wsip_str *dst, stru
 
 static struct store_op *op_new(enum store_op_kind kind, const struct wsip_store_binding *b)
 {
-    const struct wsip_str *f[] = {&b->aor,      &b->contact, &b->instance,  &b->path,
-                                  &b->received, &b->call_id, &b->user_agent};
+    const struct wsip_str *f[] = {&b->aor,        &b->contact,  &b->instance,
+                                  &b->path,       &b->received, &b->call_id,
+                                  &b->user_agent, &b->params,   &b->temp_gruu};
     size_t total = 0;
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         if (f[i]->len > FIELD_MAX || (f[i]->len && !f[i]->p))
@@ -66,6 +67,8 @@ static struct store_op *op_new(enum store_op_kind kind, const struct wsip_store_
     put_str(op, &off, &op->b.received, b->received);
     put_str(op, &off, &op->b.call_id, b->call_id);
     put_str(op, &off, &op->b.user_agent, b->user_agent);
+    put_str(op, &off, &op->b.params, b->params);
+    put_str(op, &off, &op->b.temp_gruu, b->temp_gruu);
     return op;
 }
 
@@ -171,6 +174,8 @@ static int apply(struct store_conn *c, const struct store_op *op)
         sqlite3_bind_int64(st, 10, b->cseq);
         bind_str(st, 11, b->user_agent);
         sqlite3_bind_int64(st, 12, b->flags);
+        bind_str(st, 13, b->params);
+        bind_str(st, 14, b->temp_gruu);
         break;
     case OP_DEL:
         if (!(st = store_stmt(c, ST_BIND_DEL)))

@@ -392,6 +392,8 @@ long wsip_store_bindings_load(struct wsip_store *s, int64_t now,
             .cseq = (uint32_t)sqlite3_column_int64(st, 9),
             .user_agent = col_str(st, 10),
             .flags = (uint32_t)sqlite3_column_int64(st, 11),
+            .params = col_str(st, 12),
+            .temp_gruu = col_str(st, 13),
         };
         n++;
         if (cb(&b, arg) != 0) {

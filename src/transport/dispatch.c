@@ -163,6 +163,18 @@ bool wsip_server_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u
     return !u->user.len && port_ours && wsip_server_is_our_domain(s, u->host);
 }
 
+void wsip_options_reply(struct wsip_server *s, struct wsip_strans *st)
+{
+    wsip_strans_reply(
+        st, 200, NULL,
+        wsip_str_cstr(s->core ? ALLOW_CORE "Accept: application/sdp\r\n"
+                                           "Supported: path, outbound, gruu\r\n" SERVER_HDR
+                              : ALLOW_HDR "Accept: application/sdp\r\n"
+                                          "Supported: path, outbound, gruu\r\n" SERVER_HDR),
+        WSIP_STR_NULL);
+    atomic_fetch_add(&s->ctr.tx_msgs, 1);
+}
+
 void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
 {
     struct wsip_server *s = src->worker->srv;
@@ -244,14 +256,7 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
         return;
     }
     if (m->method_id == WSIP_METHOD_OPTIONS && ruri && wsip_server_uri_is_us(s, ruri)) {
-        wsip_strans_reply(
-            st, 200, NULL,
-            wsip_str_cstr(s->core ? ALLOW_CORE "Accept: application/sdp\r\n"
-                                               "Supported: path, outbound, gruu\r\n" SERVER_HDR
-                                  : ALLOW_HDR "Accept: application/sdp\r\n"
-                                              "Supported: path, outbound, gruu\r\n" SERVER_HDR),
-            WSIP_STR_NULL);
-        atomic_fetch_add(&s->ctr.tx_msgs, 1);
+        wsip_options_reply(s, st);
         return;
     }
     wsip_strans_reply(st, 501, NULL,

@@ -22,6 +22,7 @@ struct wsip_worker;
 struct wsip_conn;
 struct wsip_tls_ctx;
 struct wsip_core;
+struct wsip_strans;
 
 /* ------------------------------------------------------------ listeners */
 
@@ -260,6 +261,11 @@ bool wsip_server_is_our_domain(const struct wsip_server *s, struct wsip_str host
 /* Is the URI one of our addresses (a listen host, port optional) or, with
  * no user and no port, one of our domains? */
 bool wsip_server_uri_is_us(const struct wsip_server *s, const struct wsip_uri *u);
+
+/* The 200 to an OPTIONS that wsip answers itself (addressed to it, or with
+ * Max-Forwards 0: RFC 3261 sec 16.3 step 2, sec 11): Allow, Accept,
+ * Supported. */
+void wsip_options_reply(struct wsip_server *s, struct wsip_strans *st);
 
 /* Helpers used across transport files. */
 void wsip_addr_str(const struct sockaddr *sa, char *out, size_t cap);

@@ -240,15 +240,16 @@ static int client_key(struct wsip_str branch, struct wsip_str method, char *out,
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-void wsip_txn_branch(struct wsip_worker *w, char out[40])
+void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t cap)
 {
     unsigned char r[8];
     if (RAND_bytes(r, sizeof(r)) != 1)
         memset(r, 0, sizeof(r)); /* the counter below still keeps it unique */
     static _Thread_local uint64_t counter;
     counter++;
-    snprintf(out, 40, BRANCH_COOKIE "-%u-%02x%02x%02x%02x%02x%02x%02x%02x%llx", w->id, r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], (unsigned long long)(counter & 0xffff));
+    snprintf(out, cap, BRANCH_COOKIE "-%u-%s%s%02x%02x%02x%02x%02x%02x%02x%02x%llx", w->id,
+             mark ? mark : "", mark ? "-" : "", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
+             (unsigned long long)(counter & 0xffff));
 }
 
 int wsip_txn_branch_worker(struct wsip_str b)

@@ -104,8 +104,12 @@ struct wsip_ctrans_ops {
     void (*on_end)(struct wsip_ctrans *ct, enum wsip_ctrans_end how, void *arg);
 };
 
-/* Generates a branch that names this worker: "z9hG4bK-<worker>-<random>". */
-void wsip_txn_branch(struct wsip_worker *w, char out[40]);
+/* Room for a branch of wsip_txn_branch with a mark of up to 32 bytes. */
+#define WSIP_TXN_BRANCH_MAX 80
+/* Generates a branch that names this worker: "z9hG4bK-<worker>-<random>",
+ * or "z9hG4bK-<worker>-<mark>-<random>" with a mark (letters and digits, what
+ * the caller wants to read back from the Via: the proxy's loop hash). */
+void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t cap);
 /* Which worker a branch names, or -1 (not ours). */
 int wsip_txn_branch_worker(struct wsip_str branch);
 

@@ -1,7 +1,9 @@
 /* Fuzz target: the header-value parsers that work on a single value: URI
  * (then its user unescaping and parameter iteration), name-addr, Via, CSeq,
  * Content-Type, Event, and the parameter iterator on the raw bytes. Every
- * view returned is read in full and checked to lie inside the input. */
+ * view returned is read in full and checked to lie inside the input. URI
+ * equality (RFC 3261 sec 19.1.4) is checked reflexive, and symmetric on the
+ * two halves of the input. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,9 +116,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(wsip_uri_parse(&u2, u.raw.p, u.raw.len, &reason) == 0);
         CHECK(u2.scheme == u.scheme && u2.port == u.port && u2.has_port == u.has_port);
         CHECK(wsip_str_eq(u2.host, u.host) && wsip_str_eq(u2.user, u.user));
+        CHECK(wsip_uri_equal(&u, &u2) && wsip_uri_equal(&u2, &u));
     } else {
         CHECK(reason != NULL);
     }
+    /* two URIs: the input split at its first space */
+    const char *sp = memchr(p, ' ', size);
+    struct wsip_uri l, r;
+    if (sp && wsip_uri_parse(&l, p, (size_t)(sp - p), NULL) == 0 &&
+        wsip_uri_parse(&r, sp + 1, size - (size_t)(sp - p) - 1, NULL) == 0)
+        CHECK(wsip_uri_equal(&l, &r) == wsip_uri_equal(&r, &l));
 
     struct wsip_addr a;
     reason = NULL;

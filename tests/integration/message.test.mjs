@@ -455,10 +455,11 @@ describe('SIGTERM while a relayed MESSAGE is pending', SUITE, () => {
 describe('MESSAGE to a callee that never answers', SUITE, () => {
   const T1 = 100; // ms: 64*T1 = 6.4 s
 
-  test('alice gets 408 after 64*T1 (timer F); bob got the MESSAGE once (no retransmission over WS); his late 200 goes nowhere', async () => {
+  test('alice gets 408 after 64*T1 (timer F); bob got the MESSAGE once (no retransmission over WS); his late 200 reaches alice by the Via (RFC 3261 sec 16.7 step 1, 16.11), forged ones reach nobody', async () => {
     const srv = await server(['alice', 'grace'], { 'sip.t1': T1 });
     const alice = await Ua.open(srv, 'alice', 'udp');
     const grace = await Ua.open(srv, 'grace', 'ws');
+    const victim = await Ua.open(srv, 'victim', 'udp'); // never sends a request
     await alice.register();
     await grace.register({ instance: `urn:uuid:${crypto.randomUUID()}` });
 
@@ -468,8 +469,27 @@ describe('MESSAGE to a callee that never answers', SUITE, () => {
     assertUpstream(res, req, 408);
     assert.equal(grace.inbox.filter((m) => m.get('call-id') === req.callId).length, 0, 'the MESSAGE was retransmitted over a WebSocket');
 
-    await grace.respond(got, 200, 'OK');
+    // The transaction is gone: what comes now is forwarded by its Vias, and
+    // only to the hop wsip's branch was made for. Forged: the next Via
+    // pointed at another address, or wsip's branch altered.
+    const [ours, aliceVia, ...rest] = got.all('via');
+    const withVias = (vias) => Object.assign(Object.create(got), { all: (n) => (/^(via|v)$/i.test(n) ? vias : got.all(n)) });
+    const redirected = `SIP/2.0/UDP ${victim.sentBy};branch=${viaParts(aliceVia).branch};rport=${victim.sentBy.split(':')[1]};received=127.0.0.1`;
+    await grace.respond(withVias([ours, redirected, ...rest]), 200, 'OK');
+    const b = viaParts(ours).branch;
+    const tampered = ours.replace(b, b.slice(0, -1) + (b.endsWith('0') ? '1' : '0'));
+    await grace.respond(withVias([tampered, aliceVia, ...rest]), 200, 'OK');
+    // a 100 is hop by hop: never forwarded
+    await grace.respond(got, 100, 'Trying');
+    const forged = await Promise.all([victim.take(() => true, T_SILENCE), alice.take((m) => m.get('call-id') === req.callId, T_SILENCE)]);
+    assert.deepEqual(forged, [null, null], `forwarded: ${forged.map(dump).join(' | ')}`);
+
+    const toTag = uniq('gt');
+    await grace.respond(got, 200, 'OK', { toTag });
+    const late = await alice.take((m) => m.isResponse && m.get('call-id') === req.callId);
+    assert.ok(late, 'the late 200 did not reach alice');
+    assertUpstream(late, req, 200, toTag);
     const extra = await alice.take((m) => m.isResponse && m.get('call-id') === req.callId, T_SILENCE);
-    assert.equal(extra, null, `a response after the 408: ${dump(extra)}`);
+    assert.equal(extra, null, `a second response: ${dump(extra)}`);
   });
 });

@@ -423,6 +423,35 @@ START_TEST(t_uri_match_without_instance)
 }
 END_TEST
 
+START_TEST(t_uri_match_rfc3261)
+{
+    /* RFC 3261 sec 19.1.4: parameters in another order, an escaped
+     * unreserved character, the host's case: the same binding */
+    const char *aor = "sip:eq@example.com";
+    ck_assert_int_eq(
+        reg1(aor, "a", 1, 0, contact("sip:eq@192.0.2.7:5070;transport=udp;line=x"), T0), 0);
+    ck_assert_int_eq(
+        reg1(aor, "a", 2, 0, contact("sip:%65q@192.0.2.7:5070;LINE=X;Transport=UDP"), T0 + 1), 0);
+    ck_assert_uint_eq(count_live(aor, T0 + 1), 1);
+    /* a parameter on one side only is ignored, unless it is transport,
+     * user, ttl, method or maddr */
+    ck_assert_int_eq(
+        reg1(aor, "a", 3, 0, contact("sip:eq@192.0.2.7:5070;transport=udp;line=x;ob"), T0 + 2), 0);
+    ck_assert_uint_eq(count_live(aor, T0 + 2), 1);
+    ck_assert_int_eq(reg1(aor, "a", 4, 0, contact("sip:eq@192.0.2.7:5070;line=x"), T0 + 3), 0);
+    ck_assert_uint_eq(count_live(aor, T0 + 3), 2);
+    /* the default port written out is another URI than no port */
+    ck_assert_int_eq(reg1(aor, "b", 1, 0, contact("sip:eq@192.0.2.8"), T0 + 4), 0);
+    ck_assert_int_eq(reg1(aor, "b", 2, 0, contact("sip:eq@192.0.2.8:5060"), T0 + 5), 0);
+    ck_assert_uint_eq(count_live(aor, T0 + 5), 4);
+    /* an escaped reserved character is not the character */
+    ck_assert_int_eq(reg1(aor, "c", 1, 0, contact("sip:e%3bq@192.0.2.9"), T0 + 6), 0);
+    ck_assert_int_eq(reg1(aor, "c", 2, 0, contact("sip:e;q@192.0.2.9"), T0 + 7), 0);
+    ck_assert_uint_eq(count_live(aor, T0 + 7), 6);
+    VERIFY(loc);
+}
+END_TEST
+
 START_TEST(t_cseq_order)
 {
     const char *aor = "sip:order@example.com";
@@ -1067,6 +1096,7 @@ static Suite *location_suite(void)
     tcase_add_test(tc, t_page_reload_replaces);
     tcase_add_test(tc, t_two_reg_ids);
     tcase_add_test(tc, t_uri_match_without_instance);
+    tcase_add_test(tc, t_uri_match_rfc3261);
     tcase_add_test(tc, t_cseq_order);
     tcase_add_test(tc, t_q_order);
     tcase_add_test(tc, t_expiry_boundary);

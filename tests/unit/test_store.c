@@ -54,6 +54,17 @@ static struct wsip_store *open_store(const struct wsip_store_opts *extra)
     return s;
 }
 
+/* The directory of db, for a test that writes the file before the store
+ * opens it. */
+static void make_db_dir(void)
+{
+    char parent[128];
+    snprintf(parent, sizeof(parent), "%s/var", dir);
+    ck_assert_int_eq(mkdir(parent, 0700), 0);
+    snprintf(parent, sizeof(parent), "%s/var/sub", dir);
+    ck_assert_int_eq(mkdir(parent, 0700), 0);
+}
+
 /* A raw connection, to look at the file the way another program would. */
 static sqlite3 *raw_open(const char *path)
 {
@@ -142,11 +153,7 @@ END_TEST
 
 START_TEST(schema_migrates_from_v0)
 {
-    char parent[128];
-    snprintf(parent, sizeof(parent), "%s/var", dir);
-    ck_assert_int_eq(mkdir(parent, 0700), 0);
-    snprintf(parent, sizeof(parent), "%s/var/sub", dir);
-    ck_assert_int_eq(mkdir(parent, 0700), 0);
+    make_db_dir();
     /* version 0: the table exists with 0, and someone else's table beside */
     sqlite3 *h = raw_open(db);
     raw_exec(h, "CREATE TABLE schema_version (version INTEGER NOT NULL);"
@@ -170,11 +177,7 @@ END_TEST
 
 START_TEST(schema_migrates_file_without_version_table)
 {
-    char parent[128];
-    snprintf(parent, sizeof(parent), "%s/var", dir);
-    ck_assert_int_eq(mkdir(parent, 0700), 0);
-    snprintf(parent, sizeof(parent), "%s/var/sub", dir);
-    ck_assert_int_eq(mkdir(parent, 0700), 0);
+    make_db_dir();
     sqlite3 *h = raw_open(db);
     raw_exec(h, "CREATE TABLE other (x INTEGER)");
     sqlite3_close(h);
@@ -576,11 +579,13 @@ static int load_cb(const struct wsip_store_binding *b, void *arg)
     if (l->n < 64)
         snprintf(l->rows[l->n], sizeof(l->rows[0]),
                  WSIP_STR_FMT "|" WSIP_STR_FMT "|" WSIP_STR_FMT "|%lld|" WSIP_STR_FMT
-                              "|" WSIP_STR_FMT "|%u|%lld|" WSIP_STR_FMT "|%u|" WSIP_STR_FMT "|%u",
+                              "|" WSIP_STR_FMT "|%u|%lld|" WSIP_STR_FMT "|%u|" WSIP_STR_FMT
+                              "|%u|" WSIP_STR_FMT "|" WSIP_STR_FMT,
                  WSIP_STR_ARG(b->aor), WSIP_STR_ARG(b->contact), WSIP_STR_ARG(b->instance),
                  (long long)b->reg_id, WSIP_STR_ARG(b->path), WSIP_STR_ARG(b->received), b->q,
                  (long long)b->expires, WSIP_STR_ARG(b->call_id), b->cseq,
-                 WSIP_STR_ARG(b->user_agent), b->flags);
+                 WSIP_STR_ARG(b->user_agent), b->flags, WSIP_STR_ARG(b->params),
+                 WSIP_STR_ARG(b->temp_gruu));
     l->n++;
     return 0;
 }
@@ -615,6 +620,8 @@ START_TEST(bindings_write_behind)
         .cseq = 42,
         .user_agent = S("JsSIP 3.10.0"),
         .flags = 5,
+        .params = S(";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1"),
+        .temp_gruu = S("abcdefghijklmnopqrstuvwxyz234567"),
     };
     ck_assert_int_eq(wsip_store_binding_put(s, &full), 0);
     /* the store copied the strings: the caller's buffer may change now */
@@ -654,9 +661,11 @@ START_TEST(bindings_write_behind)
     ck_assert_str_eq(l.rows[0],
                      "sip:alice@example.com|sip:alice@df7jal23ls0d.invalid;transport=ws|"
                      "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>|1|<sip:token@proxy;lr;ob>||"
-                     "500|4000000000|a84b4c76e66710|42|JsSIP 3.10.0|5");
+                     "500|4000000000|a84b4c76e66710|42|JsSIP 3.10.0|5|"
+                     ";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1|"
+                     "abcdefghijklmnopqrstuvwxyz234567");
     ck_assert_str_eq(l.rows[1], "sip:bob@example.com|sip:bob@192.0.2.9:5060||0||"
-                                "udp:192.0.2.9:5060|1000|4000000002||7||0");
+                                "udp:192.0.2.9:5060|1000|4000000002||7||0||");
     wsip_store_stop(s);
     wsip_store_close(s);
 
@@ -682,11 +691,57 @@ START_TEST(bindings_load_skips_expired_and_purge)
     static struct loaded l;
     memset(&l, 0, sizeof(l));
     ck_assert_int_eq(wsip_store_bindings_load(s, 200, load_cb, &l), 1);
-    ck_assert_str_eq(l.rows[0], "sip:c@x|sip:c@1||0|||1000|300||0||0");
+    ck_assert_str_eq(l.rows[0], "sip:c@x|sip:c@1||0|||1000|300||0||0||");
     ck_assert_int_eq(wsip_store_bindings_purge(s, 200), 2);
     ck_assert_int_eq(wsip_store_bindings_purge(s, 200), 0);
     memset(&l, 0, sizeof(l));
     ck_assert_int_eq(wsip_store_bindings_load(s, 0, load_cb, &l), 1);
+    wsip_store_close(s);
+}
+END_TEST
+
+/* A database of schema 1 (before the Contact params and temp-gruu were
+ * kept): its rows load with both empty, and new rows keep them. */
+START_TEST(schema_migrates_from_v1)
+{
+    make_db_dir();
+    sqlite3 *h = raw_open(db);
+    raw_exec(h, "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                "INSERT INTO schema_version VALUES (1);"
+                "CREATE TABLE users (user TEXT NOT NULL, domain TEXT NOT NULL, realm TEXT NOT NULL,"
+                " ha1_md5 TEXT NOT NULL, ha1_sha256 TEXT NOT NULL, created INTEGER NOT NULL,"
+                " PRIMARY KEY (user, domain)) WITHOUT ROWID;"
+                "CREATE TABLE bindings (aor TEXT NOT NULL, contact TEXT NOT NULL,"
+                " instance TEXT NOT NULL DEFAULT '', reg_id INTEGER NOT NULL DEFAULT 0,"
+                " path TEXT NOT NULL DEFAULT '', received TEXT NOT NULL DEFAULT '',"
+                " q INTEGER NOT NULL DEFAULT 1000 CHECK (q BETWEEN 0 AND 1000),"
+                " expires INTEGER NOT NULL, call_id TEXT NOT NULL DEFAULT '',"
+                " cseq INTEGER NOT NULL DEFAULT 0, user_agent TEXT NOT NULL DEFAULT '',"
+                " flags INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (aor, contact, instance))"
+                " WITHOUT ROWID;"
+                "CREATE INDEX bindings_expires ON bindings (expires);"
+                "INSERT INTO bindings(aor, contact, received, q, expires, cseq) VALUES"
+                " ('sip:old@x', 'sip:old@192.0.2.1', 'udp:192.0.2.1:5060', 500, 4000000000, 3);");
+    sqlite3_close(h);
+
+    struct wsip_store *s = open_store(NULL);
+    ck_assert_int_eq(wsip_store_schema_version(s), 2);
+    ck_assert_int_eq(wsip_store_start(s), 0);
+    struct wsip_store_binding b = binding("sip:new@x", "sip:new@192.0.2.2", "", 4000000000);
+    b.params = S(";methods=\"INVITE,MESSAGE\";+sip.instance=\"<urn:uuid:1>\"");
+    b.instance = S("urn:uuid:1");
+    b.temp_gruu = S("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_int_eq(wsip_store_binding_put(s, &b), 0);
+    wsip_store_flush(s);
+    static struct loaded l;
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(wsip_store_bindings_load(s, 0, load_cb, &l), 2);
+    ck_assert_str_eq(l.rows[0], "sip:new@x|sip:new@192.0.2.2|urn:uuid:1|0|||1000|4000000000||0||0|"
+                                ";methods=\"INVITE,MESSAGE\";+sip.instance=\"<urn:uuid:1>\"|"
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_str_eq(l.rows[1],
+                     "sip:old@x|sip:old@192.0.2.1||0||udp:192.0.2.1:5060|500|4000000000||3||0||");
+    wsip_store_stop(s);
     wsip_store_close(s);
 }
 END_TEST
@@ -844,6 +899,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, schema_created);
     tcase_add_test(tc, schema_migrates_from_v0);
     tcase_add_test(tc, schema_migrates_file_without_version_table);
+    tcase_add_test(tc, schema_migrates_from_v1);
     tcase_add_test(tc, schema_newer_refused);
     tcase_add_test(tc, open_fails_cleanly);
     tcase_add_test(tc, file_mode_0600);

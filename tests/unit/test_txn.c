@@ -297,8 +297,8 @@ static void probe_start(struct wsip_worker *w, struct wsip_task *t)
 /* Starts a client transaction on worker wid with a branch of that worker. */
 static void start_client(struct ct_probe *p, unsigned wid, const char *method, uint16_t port)
 {
-    char branch[40];
-    wsip_txn_branch(&srv.workers[wid], branch);
+    char branch[WSIP_TXN_BRANCH_MAX];
+    wsip_txn_branch(&srv.workers[wid], wid ? "0123456789abcdef" : NULL, branch, sizeof(branch));
     memset(p, 0, sizeof(*p));
     p->peer_port = port;
     snprintf(p->bytes, sizeof(p->bytes),
@@ -452,6 +452,7 @@ START_TEST(response_handed_to_owner)
     ck_assert_int_eq(wsip_txn_branch_worker(wsip_str_cstr("z9hG4bK-7x")), -1);
     ck_assert_int_eq(wsip_txn_branch_worker(wsip_str_cstr("z9hG4bKplain")), -1);
     ck_assert_int_eq(wsip_txn_branch_worker(wsip_str_cstr("z9hG4bK-12-abc")), 12);
+    ck_assert_int_eq(wsip_txn_branch_worker(wsip_str_cstr("z9hG4bK-3-0123456789abcdef-abc")), 3);
     close(fd);
     stop_server();
 }

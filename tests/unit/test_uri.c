@@ -265,6 +265,90 @@ START_TEST(cseq_values)
 }
 END_TEST
 
+/* Equal iff wsip_uri_equal says so, both ways round. */
+static void check_equal(const char *a, const char *b, bool want)
+{
+    struct wsip_uri ua, ub;
+    ck_assert_msg(uri(&ua, a) == 0, "cannot parse '%s'", a);
+    ck_assert_msg(uri(&ub, b) == 0, "cannot parse '%s'", b);
+    ck_assert_msg(wsip_uri_equal(&ua, &ub) == want, "'%s' vs '%s': want %s", a, b,
+                  want ? "equal" : "different");
+    ck_assert_msg(wsip_uri_equal(&ub, &ua) == want, "'%s' vs '%s': want %s", b, a,
+                  want ? "equal" : "different");
+}
+
+/* The examples of RFC 3261 sec 19.1.4, both lists. */
+START_TEST(uri_equal_rfc3261_examples)
+{
+    check_equal("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp",
+                true);
+    check_equal("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5", true);
+    check_equal("sip:carol@chicago.com", "sip:carol@chicago.com;security=on", true);
+    check_equal("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;security=on", true);
+    check_equal("sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com", true);
+    check_equal("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x", true);
+
+    check_equal("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP",
+                false);
+    check_equal("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060", false);
+    check_equal("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp", false);
+    check_equal("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp", false);
+    check_equal("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting", false);
+    check_equal("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4", false);
+}
+END_TEST
+
+/* The rules of sec 19.1.4 one by one. */
+START_TEST(uri_equal_rules)
+{
+    /* sip and sips never match; the scheme's case does not matter */
+    check_equal("sip:alice@atlanta.com", "sips:alice@atlanta.com", false);
+    check_equal("SIPS:alice@atlanta.com", "sips:alice@atlanta.com", true);
+    /* no user against a user; a password only on one side; its case */
+    check_equal("sip:atlanta.com", "sip:alice@atlanta.com", false);
+    check_equal("sip:alice:pw@atlanta.com", "sip:alice@atlanta.com", false);
+    check_equal("sip:alice:@atlanta.com", "sip:alice@atlanta.com", false);
+    check_equal("sip:alice:PW@atlanta.com", "sip:alice:pw@atlanta.com", false);
+    check_equal("sip:alice:p%77@atlanta.com", "sip:alice:pw@atlanta.com", true);
+    /* escapes: unreserved ones equal their characters, reserved ones do not */
+    check_equal("sip:al%69ce@atlanta.com", "sip:alice@atlanta.com", true);
+    check_equal("sip:%41lice@atlanta.com", "sip:alice@atlanta.com", false);
+    check_equal("sip:a%3bb@atlanta.com", "sip:a;b@atlanta.com", false);
+    check_equal("sip:a%3Bb@atlanta.com", "sip:a%3bb@atlanta.com", true);
+    check_equal("sip:+1%2b2@atlanta.com", "sip:+1+2@atlanta.com", false);
+    /* ports */
+    check_equal("sip:alice@atlanta.com:5070", "sip:alice@atlanta.com:5070", true);
+    check_equal("sip:alice@atlanta.com:5070", "sip:alice@atlanta.com:5071", false);
+    /* IPv6 references: one address, however written */
+    check_equal("sip:alice@[2001:db8::1]:5060", "sip:alice@[2001:DB8:0:0::1]:5060", true);
+    check_equal("sip:alice@[2001:db8::1]", "sip:alice@[2001:db8::2]", false);
+    /* parameters: any order, values case-insensitive, in both must match;
+     * user, ttl, method, maddr, transport must be in both; others need not */
+    check_equal("sip:a@h;lr;transport=ws;ob", "sip:a@h;ob;TRANSPORT=WS;lr", true);
+    check_equal("sip:a@h;foo=1", "sip:a@h;foo=2", false);
+    check_equal("sip:a@h;user=phone", "sip:a@h", false);
+    check_equal("sip:a@h;ttl=1", "sip:a@h", false);
+    check_equal("sip:a@h;method=INVITE", "sip:a@h", false);
+    check_equal("sip:a@h;maddr=239.255.255.1", "sip:a@h", false);
+    check_equal("sip:a@h;rinstance=x;ob", "sip:a@h", true);
+    check_equal("sip:a@h;%74ransport=tcp", "sip:a@h;transport=tcp", true);
+    /* headers: the same set, any order; a value's case counts */
+    check_equal("sip:a@h?x=1&y=2", "sip:a@h?y=2&x=1", true);
+    check_equal("sip:a@h?X=1", "sip:a@h?x=1", true);
+    check_equal("sip:a@h?x=1", "sip:a@h?x=2", false);
+    check_equal("sip:a@h?x=a", "sip:a@h?x=A", false);
+    check_equal("sip:a@h?x=1&y=2", "sip:a@h?x=1", false);
+    /* the host's case never matters, the user's always does */
+    check_equal("sip:Alice@ATLANTA.com", "sip:Alice@atlanta.COM", true);
+    check_equal("sip:Alice@atlanta.com", "sip:alice@atlanta.com", false);
+    /* other schemes: the whole URI, case-insensitively */
+    check_equal("tel:+1-201-555-0123", "TEL:+1-201-555-0123", true);
+    check_equal("tel:+1-201-555-0123", "sip:+1-201-555-0123@h", false);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("uri");
@@ -278,6 +362,8 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_name_addr);
     tcase_add_test(tc, via_values);
     tcase_add_test(tc, cseq_values);
+    tcase_add_test(tc, uri_equal_rfc3261_examples);
+    tcase_add_test(tc, uri_equal_rules);
     suite_add_tcase(s, tc);
     return s;
 }
