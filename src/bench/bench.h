@@ -7,8 +7,14 @@
  *   SIP messages up. UDP "connections" are connected UDP sockets.
  * - pool.c: opens N connections under a rate and concurrency limit with a
  *   setup timeout, counts failures by reason, closes them all at the end.
- * - modes (connect.c, options.c, later register/message/call/churn): drive a
- *   pool through hooks and print the summary.
+ * - modes (connect.c, options.c): drive a pool through hooks and print the
+ *   summary.
+ * - ua.c: a SIP user agent per connection for the SIP modes: identity
+ *   (browser-like over WS), requests, digest (401/407, nonce reuse with nc),
+ *   UDP retransmissions, answers as the called side, SDP.
+ * - sipmode.c: the closed loop of register, message and call over a pool
+ *   (register.c, message.c, call.c supply the steps); churn.c runs its own
+ *   connect-register-unregister-disconnect cycles.
  * - stats.c: latency histogram, failure reasons, /proc and getrusage probes,
  *   the summary line. sip.c: the requests the modes send. */
 #ifndef WSIP_BENCH_H
@@ -21,6 +27,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "wsip/digest.h"
 #include "wsip/sip.h"
 #include "wsip/ws.h"
 
@@ -61,22 +68,33 @@ struct bench_opts {
     const char *mode;
     const char *url_str;
     struct bench_url url;
-    unsigned connections; /* --connections */
-    double rate;          /* --rate: connection setups started per second, 0 = no limit */
-    unsigned concurrency; /* --concurrency: setups in flight */
-    double setup_max_s;   /* --setup-max: stop starting setups after this long */
-    double timeout_s;     /* --timeout: one setup, one request */
-    double hold_s;        /* connect --hold */
-    bool options;         /* connect --options: one OPTIONS per connection */
-    int pid;              /* --pid: the server to measure, 0 none */
-    uint64_t requests;    /* options --requests */
-    double duration_s;    /* options --duration */
-    unsigned outstanding; /* options --outstanding, per connection */
-    const char *ca_file;  /* --ca: verify the server (wss, tls) */
-    const char *origin;   /* --origin: Origin header of the upgrade */
-    const char *ruri;     /* --ruri: Request-URI of requests */
-    const char *label;    /* --label: copied into the summary line */
-    bool quiet;           /* --quiet: no progress on stderr */
+    unsigned connections;       /* --connections */
+    double rate;                /* --rate: connection setups started per second, 0 = no limit */
+    unsigned concurrency;       /* --concurrency: setups in flight (connect, options); flows (SIP
+                                   modes: transactions outstanding, one per connection) */
+    unsigned setup_concurrency; /* setups in flight (the pool) */
+    double setup_max_s;         /* --setup-max: stop starting setups after this long */
+    double timeout_s;           /* --timeout: one setup, one request */
+    double hold_s;              /* connect --hold */
+    bool options;               /* connect --options: one OPTIONS per connection */
+    int pid;                    /* --pid: the server to measure, 0 none */
+    uint64_t requests;          /* options --requests, SIP modes --count */
+    double duration_s;          /* options and SIP modes --duration */
+    unsigned outstanding;       /* options --outstanding, per connection */
+    const char *ca_file;        /* --ca: verify the server (wss, tls) */
+    const char *origin;         /* --origin: Origin header of the upgrade */
+    const char *ruri;           /* --ruri: Request-URI of requests */
+    const char *label;          /* --label: copied into the summary line */
+    bool quiet;                 /* --quiet: no progress on stderr */
+    /* SIP modes (register, message, call, churn) */
+    const char *password;    /* --password: answer digest challenges */
+    const char *user_prefix; /* --user-prefix (default "bench"): users PREFIX1.. */
+    unsigned users;          /* --users: distinct users, 0 = one per connection */
+    unsigned user_start;     /* --user-start: number of the first user (default 1) */
+    const char *domain;      /* --domain (default localhost) */
+    int algorithm;           /* --algorithm: enum wsip_digest_alg, MD5 or SHA-256 */
+    unsigned expires;        /* --expires: of the REGISTERs (default 600) */
+    bool no_auth_reuse;      /* --no-auth-reuse: no credentials before a challenge */
 };
 
 /* ------------------------------------------------------------------ clock */
@@ -273,6 +291,9 @@ struct bench_pool_hooks {
     void (*closed_all)(struct bench_pool *p);
     /* Every 100 ms, phase RUN. */
     void (*tick)(struct bench_pool *p, uint64_t now);
+    /* Every 100 ms, phase SETUP (optional: retransmissions of a setup
+     * request over UDP). */
+    void (*setup_tick)(struct bench_pool *p, uint64_t now);
 };
 
 struct bench_pool {
@@ -310,10 +331,177 @@ void bench_pool_free(struct bench_pool *p);
 /* An OPTIONS request from c (browser-like Via for WS/WSS: a random .invalid
  * host) with CSeq cseq into out; returns its length, 0 if cap is too small. */
 size_t bench_sip_options(const struct bench_conn *c, uint32_t cseq, char *out, size_t cap);
+/* The Via value of a request from c with that branch: "SIP/2.0/WS
+ * <token>.invalid;branch=..." over WS/WSS, the local address with rport
+ * otherwise. Returns what snprintf returns. */
+int bench_sip_via(const struct bench_conn *c, const char *branch, char *out, size_t cap);
+
+/* ------------------------------------------------------------- SIP status */
+
+/* Counts by status code (final responses nobody expected). */
+#define BENCH_STATUSES 16
+
+struct bench_statuses {
+    unsigned code[BENCH_STATUSES];
+    uint64_t n[BENCH_STATUSES];
+    uint64_t other;
+};
+
+void bench_statuses_add(struct bench_statuses *s, unsigned code);
+/* "480 x3, 500 x1" (human) or "480:3,500:1" (summary line); nothing when empty. */
+void bench_statuses_print(FILE *f, const struct bench_statuses *s, bool human);
+
+/* ----------------------------------------------------------- SIP UA (ua.c) */
+
+/* What a client keeps of a challenge to answer the next requests without
+ * one (RFC 7616 sec 3.4: the same nonce with a growing nonce-count). */
+struct bench_digest {
+    bool valid;
+    bool proxy; /* came in a 407: Proxy-Authorization */
+    bool qop;   /* qop=auth offered */
+    int alg;    /* enum wsip_digest_alg */
+    uint32_t nc;
+    char realm[128];
+    char nonce[128];
+    char opaque[128];
+    char ha1[WSIP_DIGEST_HEX_MAX];
+};
+
+/* A request as the UA sends it; the Via, Max-Forwards, From and the
+ * credentials are added when it is built. */
+struct bench_req {
+    enum wsip_method method;
+    char ruri[256];
+    char to[384]; /* the whole To value */
+    char call_id[48];
+    char from_tag[24];
+    uint32_t cseq;
+    const char *routes; /* "Route: ..." lines (not owned), or NULL */
+    char extra[768];    /* more header lines, each ending in CRLF */
+    const char *ctype;
+    const char *body; /* not owned */
+    size_t body_len;
+};
+
+/* Shared by the UAs of one run. */
+struct bench_uactx {
+    const struct bench_opts *o;
+    uint64_t rng;
+    struct wsip_sbuf tx, hdr; /* scratch for ACKs and answers */
+    uint64_t retransmits, challenges, stale, uas_answers, uas_retrans;
+};
+
+/* What bench_ua_response made of a response. */
+enum bench_ua_rc {
+    BUA_STRAY,       /* not for the request in flight */
+    BUA_PROVISIONAL, /* 1xx for it */
+    BUA_RESENT,      /* a challenge: answered, the request went again */
+    BUA_AUTH_FAILED, /* challenged again although the credentials were fresh */
+    BUA_NO_AUTH,     /* a challenge that cannot be answered (no password, no such algorithm) */
+    BUA_FINAL,       /* the final response */
+};
+
+struct bench_ua {
+    struct bench_uactx *cx;
+    struct bench_conn *c;
+    uint32_t idx;  /* position in the run */
+    uint32_t peer; /* message, call: the UA this one sends to */
+    char user[64];
+    char aor[192];           /* sip:user@domain */
+    char contact[224];       /* our Contact URI */
+    char contact_params[96]; /* Outbound parameters of the REGISTER's Contact (WS) */
+    char reg_call_id[24], reg_tag[16];
+    uint32_t reg_cseq;
+    bool registered;
+    struct bench_digest auth_reg, auth_req; /* REGISTER; other requests */
+
+    /* the client transaction in flight (one at a time) */
+    struct bench_req req;
+    uint8_t op, step;    /* the mode's: what the UA is doing */
+    uint8_t answered;    /* challenges answered for this request */
+    bool pending;        /* a request is in flight */
+    bool sent_auth;      /* the request in flight carries credentials */
+    bool provisional;    /* a 1xx arrived for it */
+    uint64_t t_op;       /* start of the operation (latency) */
+    uint64_t t_mark;     /* mode's: e.g. the INVITE's 200 */
+    uint64_t t_retx;     /* next retransmission (UDP), 0 none */
+    uint32_t retx_ms;    /* current interval */
+    uint32_t branch_n;   /* makes branches unique */
+    struct wsip_sbuf tx; /* the request as sent (UDP retransmissions, ACK of a 407) */
+
+    /* the caller's dialog (call) */
+    char dlg_target[256];
+    char dlg_to[384];
+    struct wsip_sbuf dlg_routes; /* "Route: ..." lines */
+    char dlg_call_id[48];
+    uint32_t dlg_cseq; /* of the INVITE */
+
+    /* the called side: the last request answered and its final answer, for
+     * retransmissions of it */
+    uint64_t uas_key;
+    char uas_tag[20];
+    struct wsip_sbuf uas_resp;
+
+    /* SDP identity and the message body */
+    uint64_t sdp_id;
+    uint32_t sdp_ver;
+    char ice_ufrag[8], ice_pwd[28], fingerprint[100];
+    char body[160]; /* MESSAGE */
+    char sdp[1024]; /* the INVITE's offer */
+};
+
+int bench_uactx_init(struct bench_uactx *cx, const struct bench_opts *o);
+void bench_uactx_free(struct bench_uactx *cx);
+/* The user of UA number i: PREFIX<user_start + i % users>. */
+void bench_user_name(const struct bench_opts *o, unsigned i, char *out, size_t cap);
+/* Identity of a UA on its connection, once the connection is open (the
+ * local address is known). Keeps the allocations of an earlier use. */
+void bench_ua_init(struct bench_ua *ua, struct bench_uactx *cx, struct bench_conn *c, uint32_t idx);
+void bench_ua_free(struct bench_ua *ua);
+/* ua->req becomes a REGISTER of our Contact (refresh: same Call-ID, next
+ * CSeq), with that Expires (0: unregister). */
+void bench_ua_prepare_register(struct bench_ua *ua, unsigned expires);
+/* A new request to a user of the domain: fresh Call-ID and tags, CSeq 1. */
+void bench_ua_prepare_request(struct bench_ua *ua, enum wsip_method method, const char *to_user);
+/* Builds and sends ua->req with a new branch and, when a challenge is known
+ * (and reused, or answered for this request), credentials. Keeps a copy
+ * for UDP retransmissions. 0, or -1 (connection failing, or too long). */
+int bench_ua_send(struct bench_ua *ua, uint64_t now);
+/* Sends another request (an ACK for a 2xx) outside the transaction. */
+int bench_ua_send_other(struct bench_ua *ua, const struct bench_req *r);
+/* A response on the UA's connection: matched against the request in flight;
+ * challenges are answered here (the ACK of a 407 to an INVITE too), and a
+ * final non-2xx to an INVITE is ACKed. */
+enum bench_ua_rc bench_ua_response(struct bench_ua *ua, struct wsip_msg *m, uint64_t now);
+/* UDP: retransmits the request in flight when its timer is due (RFC 3261
+ * timers A and E with T1 500 ms, T2 4 s; none for an INVITE once a 1xx
+ * came). */
+void bench_ua_tick(struct bench_ua *ua, uint64_t now);
+/* The request in flight is over: no more retransmissions. */
+void bench_ua_done(struct bench_ua *ua);
+/* Answers a request (as the called side): To-tag, the extra header lines
+ * and body. A final answer is kept for retransmissions of the request. */
+int bench_ua_answer(struct bench_ua *ua, struct wsip_msg *req, unsigned status, const char *extra,
+                    const char *ctype, const char *body, size_t body_len);
+/* True (and the kept answer sent again) when req is a retransmission of the
+ * last request answered. */
+bool bench_ua_retransmission(struct bench_ua *ua, struct wsip_msg *req);
+/* An SDP offer (or answer) of this UA into out: WebRTC-like over WS/WSS,
+ * plain RTP/AVP audio otherwise (400-700 bytes). Returns its length. */
+size_t bench_ua_sdp(struct bench_ua *ua, bool offer, char *out, size_t cap);
+/* Appends every value of header id of m as a line "as_name: value", in
+ * order or reversed (Record-Route into a caller's route set, RFC 3261 sec
+ * 12.1.2). */
+void bench_hdr_lines(struct wsip_sbuf *out, struct wsip_msg *m, enum wsip_hdr_id id,
+                     const char *as_name, bool reverse);
 
 /* ------------------------------------------------------------------ modes */
 
 int bench_mode_connect(struct bench_opts *o);
 int bench_mode_options(struct bench_opts *o);
+int bench_mode_register(struct bench_opts *o);
+int bench_mode_message(struct bench_opts *o);
+int bench_mode_call(struct bench_opts *o);
+int bench_mode_churn(struct bench_opts *o);
 
 #endif

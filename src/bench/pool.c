@@ -18,7 +18,7 @@ static void pump(struct bench_pool *p)
 {
     const struct bench_opts *o = p->opt;
     uint64_t now = bench_now();
-    while (p->phase == BPH_SETUP && p->next < p->n && p->inflight < o->concurrency) {
+    while (p->phase == BPH_SETUP && p->next < p->n && p->inflight < o->setup_concurrency) {
         if (o->rate > 0) {
             double allowed = o->rate * (double)(now - p->t_begin) / 1e9 + 1;
             if ((double)p->next >= allowed)
@@ -144,6 +144,8 @@ static void on_tick(uv_timer_t *t)
                                         : c->state == BC_HTTP     ? "setup timeout: upgrade"
                                                                   : "setup timeout: answer");
             }
+            if (p->hooks->setup_tick)
+                p->hooks->setup_tick(p, now);
             if (p->next < p->n && now - p->t_begin > (uint64_t)(o->setup_max_s * 1e9)) {
                 /* the deadline: whatever was not started stays unstarted */
                 for (unsigned i = p->next; i < p->n; i++)

@@ -6,15 +6,22 @@
 
 #include "bench/bench.h"
 
-/* The Via value of a request with branch suffix seq. */
-static int via(const struct bench_conn *c, uint32_t seq, char *out, size_t cap)
+int bench_sip_via(const struct bench_conn *c, const char *branch, char *out, size_t cap)
 {
     enum bench_tp tp = c->cl->opt->url.tp;
     if (bench_tp_is_ws(tp))
-        return snprintf(out, cap, "SIP/2.0/%s %s.invalid;branch=z9hG4bK%s%x",
-                        tp == BENCH_TP_WSS ? "WSS" : "WS", c->token, c->token, seq);
+        return snprintf(out, cap, "SIP/2.0/%s %s.invalid;branch=%s",
+                        tp == BENCH_TP_WSS ? "WSS" : "WS", c->token, branch);
     const char *t = tp == BENCH_TP_UDP ? "UDP" : tp == BENCH_TP_TCP ? "TCP" : "TLS";
-    return snprintf(out, cap, "SIP/2.0/%s %s;rport;branch=z9hG4bK%s%x", t, c->local, c->token, seq);
+    return snprintf(out, cap, "SIP/2.0/%s %s;rport;branch=%s", t, c->local, branch);
+}
+
+/* The Via value of a request with branch suffix seq. */
+static int via(const struct bench_conn *c, uint32_t seq, char *out, size_t cap)
+{
+    char branch[48];
+    snprintf(branch, sizeof(branch), "z9hG4bK%s%x", c->token, seq);
+    return bench_sip_via(c, branch, out, cap);
 }
 
 size_t bench_sip_options(const struct bench_conn *c, uint32_t cseq, char *out, size_t cap)

@@ -115,6 +115,32 @@ void bench_reasons_top(const struct bench_reasons *r, char *out, size_t cap)
             *p = '_';
 }
 
+/* ---------------------------------------------------------------- statuses */
+
+void bench_statuses_add(struct bench_statuses *s, unsigned code)
+{
+    for (unsigned i = 0; i < BENCH_STATUSES; i++) {
+        if (s->n[i] == 0 || s->code[i] == code) {
+            s->code[i] = code;
+            s->n[i]++;
+            return;
+        }
+    }
+    s->other++;
+}
+
+void bench_statuses_print(FILE *f, const struct bench_statuses *s, bool human)
+{
+    for (unsigned i = 0; i < BENCH_STATUSES && s->n[i]; i++) {
+        if (human)
+            fprintf(f, "%s%u x%llu", i ? ", " : "", s->code[i], (unsigned long long)s->n[i]);
+        else
+            fprintf(f, "%s%u:%llu", i ? "," : "", s->code[i], (unsigned long long)s->n[i]);
+    }
+    if (s->other)
+        fprintf(f, human ? ", other x%llu" : ",other:%llu", (unsigned long long)s->other);
+}
+
 /* ------------------------------------------------------------------- /proc */
 
 int bench_proc_mem(int pid, struct bench_mem *m)

@@ -20,12 +20,16 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: wsip user add USER@DOMAIN [--password PW | --password-stdin] [--force]\n"
+            "       wsip user add --bulk PREFIX[@DOMAIN] COUNT [--password PW | ...] [--force]\n"
             "       wsip user del USER@DOMAIN\n"
             "       wsip user list\n"
             "  each also takes [-c FILE] [--db PATH] [--set key=value]...\n"
             "  add: without --password or --password-stdin, asks twice on the terminal;\n"
             "       --password shows the password to other local users (ps): prefer the others.\n"
             "       --force replaces an existing user.\n"
+            "       --bulk: users PREFIX1 .. PREFIX<COUNT> (at most 100000) with one password,\n"
+            "       for load tests (wsip bench --user-prefix); DOMAIN defaults to the first\n"
+            "       of domains.\n"
             "  The realm is auth.realm, or the user's domain when auth.realm is empty; after\n"
             "  changing auth.realm, add the users again (list shows each user's realm).\n");
 }
@@ -190,6 +194,74 @@ out:
     return rc;
 }
 
+/* COUNT users PREFIX1.. of one domain with one password (wsip bench). */
+static int cmd_add_bulk(struct wsip_store *st, const struct wsip_config *cfg, const char *prefix,
+                        const char *count_s, const char *given_pw, bool pw_stdin, bool force)
+{
+    char user[WSIP_USER_MAX + 1], domain[WSIP_DOMAIN_MAX + 1], aor[512];
+    const char *why;
+    char *end;
+    errno = 0;
+    unsigned long count = count_s ? strtoul(count_s, &end, 10) : 0;
+    if (!count_s || errno || *end || count_s[0] == '-' || count < 1 || count > 100000) {
+        fprintf(stderr, "wsip user add --bulk: COUNT must be 1..100000\n");
+        return 1;
+    }
+    /* the prefix must make valid user names: check it as one */
+    if (strchr(prefix, '@'))
+        snprintf(aor, sizeof(aor), "%s", prefix);
+    else
+        snprintf(aor, sizeof(aor), "%s@%s", prefix, cfg->domains.n ? cfg->domains.v[0] : "");
+    if (wsip_user_parse_aor(aor, user, domain, &why) < 0) {
+        fprintf(stderr, "wsip user add --bulk: %s: %s\n", aor, why);
+        return 1;
+    }
+    if (strlen(user) + 6 > WSIP_USER_MAX) {
+        fprintf(stderr, "wsip user add --bulk: prefix too long\n");
+        return 1;
+    }
+    const char *realm = cfg->auth.realm[0] ? cfg->auth.realm : domain;
+    if (!domain_served(cfg, domain))
+        fprintf(stderr, "wsip user add: warning: %s is not in the configured domains\n", domain);
+    char pw[PASSWORD_MAX + 2], shown[3 * WSIP_USER_MAX + 1];
+    char what[2 * sizeof(shown) + WSIP_DOMAIN_MAX + 32];
+    wsip_user_escape(user, shown, sizeof(shown));
+    snprintf(what, sizeof(what), "%s1..%s%lu@%s", shown, shown, count, domain);
+    if (get_password(given_pw, pw_stdin, what, pw, sizeof(pw)) < 0)
+        return 1;
+    struct wsip_user u;
+    char name[WSIP_USER_MAX + 1];
+    int rc = 1;
+    unsigned long i;
+    for (i = 1; i <= count; i++) {
+        snprintf(name, sizeof(name), "%s%lu", user, i);
+        if (wsip_user_make(&u, wsip_str_cstr(name), wsip_str_cstr(domain), wsip_str_cstr(realm),
+                           wsip_str_cstr(pw), &why) < 0) {
+            fprintf(stderr, "wsip user add --bulk: %s: %s\n", name, why);
+            goto out;
+        }
+        int put = wsip_store_user_put(st, &u, force);
+        if (put == WSIP_STORE_EXISTS) {
+            wsip_user_escape(name, shown, sizeof(shown));
+            fprintf(stderr, "wsip user add --bulk: user %s@%s exists (--force replaces it)\n",
+                    shown, domain);
+            goto out;
+        }
+        if (put < 0) {
+            fprintf(stderr, "wsip user add --bulk: %s\n", wsip_store_errmsg(st));
+            goto out;
+        }
+    }
+    printf("added %lu users %s (realm %s)\n", count, what, realm);
+    rc = 0;
+out:
+    if (rc && i > 1)
+        fprintf(stderr, "wsip user add --bulk: %lu users were added before the error\n", i - 1);
+    explicit_bzero(pw, sizeof(pw));
+    explicit_bzero(&u, sizeof(u));
+    return rc;
+}
+
 static int cmd_del(struct wsip_store *st, const char *aor)
 {
     char user[WSIP_USER_MAX + 1], domain[WSIP_DOMAIN_MAX + 1], shown[3 * WSIP_USER_MAX + 1];
@@ -272,8 +344,8 @@ int wsip_cmd_user(int argc, char **argv)
     struct wsip_config cfg;
     struct wsip_config_err cerr = {0};
     struct wsip_config_args args = {0};
-    const char *aor = NULL, *password = NULL;
-    bool pw_stdin = false, force = false;
+    const char *aor = NULL, *password = NULL, *count = NULL;
+    bool pw_stdin = false, force = false, bulk = false;
     int rc = 1;
     for (int i = 1; i < argc;) {
         int took = wsip_config_args_take(&args, argc, argv, &i, &cerr);
@@ -302,8 +374,14 @@ int wsip_cmd_user(int argc, char **argv)
         } else if (add && !strcmp(a, "--force")) {
             force = true;
             i++;
+        } else if (add && !strcmp(a, "--bulk")) {
+            bulk = true;
+            i++;
         } else if (a[0] != '-' && !list && !aor) {
             aor = a;
+            i++;
+        } else if (a[0] != '-' && add && aor && !count) {
+            count = a; /* --bulk COUNT; refused below without --bulk */
             i++;
         } else {
             fprintf(stderr, "wsip user %s: unexpected argument %s\n", sub, a);
@@ -314,6 +392,12 @@ int wsip_cmd_user(int argc, char **argv)
     }
     if ((add || del) && !aor) {
         fprintf(stderr, "wsip user %s: USER@DOMAIN missing\n", sub);
+        usage(stderr);
+        wsip_config_args_free(&args);
+        return 1;
+    }
+    if (count && !bulk) {
+        fprintf(stderr, "wsip user add: unexpected argument %s\n", count);
         usage(stderr);
         wsip_config_args_free(&args);
         return 1;
@@ -335,7 +419,9 @@ int wsip_cmd_user(int argc, char **argv)
         fprintf(stderr, "wsip user %s: %s\n", sub, err);
         goto out;
     }
-    if (add)
+    if (add && bulk)
+        rc = cmd_add_bulk(st, &cfg, aor, count, password, pw_stdin, force);
+    else if (add)
         rc = cmd_add(st, &cfg, aor, password, pw_stdin, force);
     else if (del)
         rc = cmd_del(st, aor);

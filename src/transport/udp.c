@@ -11,6 +11,12 @@
 /* recvmmsg fills up to this many 64 KiB slots per system call */
 #define UDP_SLOTS   16
 #define UDP_SLOT_SZ (64 * 1024)
+/* Receive buffer asked for. The kernel's default (rmem_default, often
+ * 208 KiB) holds only about a hundred queued datagrams, since each costs
+ * its size plus about 1 KiB of overhead: a burst from a few hundred UAs
+ * (a call is 6 datagrams in, 7 out) overflows it, and every drop costs a
+ * retransmission 500 ms later. net.core.rmem_max caps what is granted. */
+#define UDP_RCVBUF (4 * 1024 * 1024)
 
 struct udp_listener {
     uv_udp_t udp;
@@ -73,11 +79,26 @@ static void udp_free(uv_handle_t *h)
     free(l);
 }
 
+/* A larger receive buffer; says so when the kernel grants much less. */
+static void grow_rcvbuf(int fd, const struct wsip_worker *w)
+{
+    int want = UDP_RCVBUF, got = 0;
+    socklen_t len = sizeof(got);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0 && got < want && w->id == 0)
+        /* Linux reports twice what was granted (its bookkeeping share) */
+        wsip_log_info(NULL,
+                      "UDP receive buffer %d KiB, not %d KiB: raise net.core.rmem_max for "
+                      "bursts of datagrams",
+                      got / 2048, want / 1024);
+}
+
 int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec)
 {
     int fd = wsip_bound_socket(spec, SOCK_DGRAM);
     if (fd < 0)
         return fd;
+    grow_rcvbuf(fd, w);
     struct udp_listener *l = calloc(1, sizeof(*l));
     char *rx = malloc(UDP_SLOTS * UDP_SLOT_SZ);
     if (!l || !rx) {

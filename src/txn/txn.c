@@ -69,11 +69,17 @@ struct wsip_ctrans {
     bool ended;
     struct wsip_sbuf cancel_extra;
     unsigned final_status;
+    /* on the table's list of client transactions sent over a flow */
+    struct wsip_ctrans *fprev, *fnext;
+    bool on_flows;
 };
 
 struct wsip_txn_table {
     struct txn **buckets;
     size_t nbuckets, count;
+    /* client transactions whose target is a flow: what a closing
+     * connection may fail, without a scan of the whole table */
+    struct wsip_ctrans *flows;
     struct wsip_txn_stats stats;
     struct wsip_txn_timers timers;
 };
@@ -267,9 +273,9 @@ int wsip_txn_branch_worker(struct wsip_str b)
 
 /* ------------------------------------------------------------- targets */
 
-/* On the flow's owner, after a handed-over send: mark the connection, or
+/* On the flow's owner, after a handed-over request: mark the connection, or
  * tell every worker the flow is gone (the request never left). */
-static void flow_send_done(wsip_flow_token token, int status, void *arg)
+static void flow_request_done(wsip_flow_token token, int status, void *arg)
 {
     struct wsip_server *s = arg;
     struct wsip_worker *w = wsip_worker_self();
@@ -287,27 +293,38 @@ bool wsip_target_reliable(const struct wsip_target *t)
     return t->kind != WSIP_LISTEN_UDP;
 }
 
-int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
-                     size_t len)
+/* request: a client transaction's request, which will wait for an answer
+ * on the flow; only then must the flow's close reach the transactions
+ * (responses and ACKs are sent and forgotten). */
+static int target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
+                       size_t len, bool request)
 {
     if (t->flow) {
         struct wsip_conn *c = wsip_conn_lookup(w, t->flow);
         if (c) {
             struct iovec iov = {(void *)(uintptr_t)data, len};
-            wsip_conn_mark_requests(c);
+            if (request)
+                wsip_conn_mark_requests(c);
             return wsip_conn_send(c, &iov, 1);
         }
         if (wsip_flow_worker(t->flow) == w->id)
             return -1; /* ours and gone */
         /* the owner sends it; a flow already gone is reported back as a
          * flow failure by the owner's close broadcast or right here */
-        return wsip_flow_send(w->srv, t->flow, data, len, flow_send_done, w->srv);
+        return wsip_flow_send(w->srv, t->flow, data, len, request ? flow_request_done : NULL,
+                              w->srv);
     }
     uv_udp_t *udp = wsip_worker_udp(w, t->addr.ss_family);
     if (!udp)
         return -1;
     struct iovec iov = {(void *)(uintptr_t)data, len};
     return wsip_udp_send(udp, (const struct sockaddr *)&t->addr, &iov, 1);
+}
+
+int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
+                     size_t len)
+{
+    return target_send(w, t, data, len, false);
 }
 
 /* --------------------------------------------------------------- common */
@@ -334,12 +351,28 @@ static void on_handle_closed(uv_handle_t *h)
         txn_free(x);
 }
 
+static void flows_del(struct wsip_ctrans *ct)
+{
+    if (!ct->on_flows)
+        return;
+    if (ct->fprev)
+        ct->fprev->fnext = ct->fnext;
+    else
+        ct->t.tab->flows = ct->fnext;
+    if (ct->fnext)
+        ct->fnext->fprev = ct->fprev;
+    ct->fprev = ct->fnext = NULL;
+    ct->on_flows = false;
+}
+
 static void terminate(struct txn *x)
 {
     if (x->state == ST_TERMINATED)
         return;
     x->state = ST_TERMINATED;
     table_del(x->tab, x);
+    if (x->kind == TX_CLIENT)
+        flows_del((struct wsip_ctrans *)x);
     uv_close((uv_handle_t *)&x->retx, on_handle_closed);
     uv_close((uv_handle_t *)&x->life, on_handle_closed);
 }
@@ -608,7 +641,7 @@ static void ct_retx(uv_timer_t *h)
     struct wsip_ctrans *ct = h->data;
     const struct wsip_txn_timers *tm = &ct->t.tab->timers;
     ct->t.tab->stats.retransmits++;
-    wsip_target_send(ct->t.w, &ct->target, ct->bytes.p, ct->bytes.len);
+    target_send(ct->t.w, &ct->target, ct->bytes.p, ct->bytes.len, true);
     /* timer A doubles without bound; timer E doubles up to T2, and stays at
      * T2 once a provisional response came (sec 17.1.2.2) */
     if (ct->t.invite)
@@ -666,8 +699,15 @@ struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const voi
     ct->t.reliable = wsip_target_reliable(target);
     ct->t.state = ct->t.invite ? ST_CALLING : ST_TRYING;
     table_add(tab, &ct->t);
+    if (target->flow) {
+        ct->fnext = tab->flows;
+        if (tab->flows)
+            tab->flows->fprev = ct;
+        tab->flows = ct;
+        ct->on_flows = true;
+    }
     tab->stats.ctrans++;
-    if (wsip_target_send(w, target, ct->bytes.p, ct->bytes.len) < 0) {
+    if (target_send(w, target, ct->bytes.p, ct->bytes.len, true) < 0) {
         /* sec 17.1.4: the request could not be sent; the caller learns it
          * from the NULL, no callback runs */
         ct->ops = NULL;
@@ -789,23 +829,32 @@ static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow)
     struct wsip_txn_table *tab = w->txn;
     if (!tab)
         return;
-    /* few transactions wait on any one flow; a scan of this worker's table
-     * happens only for connections that were sent requests */
-    for (size_t i = 0; i < tab->nbuckets; i++) {
-        struct txn *x = tab->buckets[i];
-        while (x) {
-            struct txn *next = x->hnext;
-            if (x->kind == TX_CLIENT) {
-                struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
-                if (ct->target.flow == flow && (x->state == ST_CALLING || x->state == ST_TRYING ||
-                                                x->state == ST_PROCEEDING)) {
-                    ct_end(ct, WSIP_CTRANS_FLOW_FAILED);
-                    terminate(x);
-                }
-            }
-            x = next;
+    /* collect first: ending one transaction runs the TU, which may end or
+     * start others (CANCELs); terminated ones stay allocated until their
+     * handles close, after this returns */
+    size_t n = 0, cap = 0;
+    struct wsip_ctrans **hit = NULL;
+    for (struct wsip_ctrans *ct = tab->flows; ct; ct = ct->fnext) {
+        if (ct->target.flow != flow)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct wsip_ctrans **m = realloc(hit, nc * sizeof(*m));
+            if (!m)
+                break; /* the rest time out (timer B / F) instead */
+            hit = m;
+            cap = nc;
+        }
+        hit[n++] = ct;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct txn *x = &hit[i]->t;
+        if (x->state == ST_CALLING || x->state == ST_TRYING || x->state == ST_PROCEEDING) {
+            ct_end(hit[i], WSIP_CTRANS_FLOW_FAILED);
+            terminate(x);
         }
     }
+    free(hit);
 }
 
 struct flow_task {

@@ -21,7 +21,8 @@ struct wsip_target {
 };
 
 bool wsip_target_reliable(const struct wsip_target *t);
-/* Sends bytes to a target from worker w (copying only when handed over). */
+/* Sends bytes to a target from worker w (copying only when handed over):
+ * responses and ACKs, which no transaction of ours waits on. */
 int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
                      size_t len);
 

@@ -144,6 +144,33 @@ describe('wsip user', SUITE, () => {
     assert.match(help.stdout, /wsip user add USER@DOMAIN/);
   });
 
+  test('--bulk: PREFIX1..PREFIXn with one password, for load tests', () => {
+    const db = path.join(tmpDir('user'), 'wsip.db');
+    const d = ['--db', db];
+    let r = ok(user(['add', '--bulk', 'load@example.com', '3', '--password', 'pw', ...d]), 'bulk');
+    assert.equal(r.stdout, 'added 3 users load1..load3@example.com (realm example.com)\n');
+    // no domain: the first of `domains` (default localhost); --bulk after the arguments too
+    r = ok(user(['add', 'u', '2', '--bulk', '--password-stdin', ...d], { input: 'pw2\n' }), 'bulk, default domain');
+    assert.equal(r.stdout, 'added 2 users u1..u2@localhost (realm localhost)\n');
+    assert.deepEqual(
+      list(d).map((x) => x.aor),
+      ['load1@example.com', 'load2@example.com', 'load3@example.com', 'u1@localhost', 'u2@localhost'],
+    );
+    const bytes = dbBytes(db);
+    assert.ok(bytes.includes(md5('load3:example.com:pw')), 'HA1 of load3');
+    assert.ok(bytes.includes(sha256('u2:localhost:pw2')), 'SHA-256 HA1 of u2');
+    assert.ok(!bytes.includes('pw2'), 'plain password found');
+    fails(user(['add', '--bulk', 'load@example.com', '4', '--password', 'x', ...d]), /load1@example\.com exists.*--force/, 'existing');
+    ok(user(['add', '--bulk', 'load@example.com', '4', '--password', 'x', '--force', ...d]), 'replace with --force');
+    assert.equal(list(d).length, 6, 'load4 added, load1..3 replaced');
+    fails(user(['add', '--bulk', 'n@example.com', '0', '--password', 'x', ...d]), /COUNT must be 1\.\.100000/, 'count 0');
+    fails(user(['add', '--bulk', 'n@example.com', '100001', '--password', 'x', ...d]), /COUNT/, 'count too big');
+    fails(user(['add', '--bulk', 'n@example.com', '--password', 'x', ...d]), /COUNT/, 'no count');
+    fails(user(['add', '--bulk', 'n m@example.com', '2', '--password', 'x', ...d]), /user may hold/, 'bad prefix');
+    fails(user(['add', 'n@example.com', '2', '--password', 'x', ...d]), /unexpected argument 2/, 'count without --bulk');
+    assert.equal(list(d).length, 6, 'nothing else was added');
+  });
+
   test('escaped user part and IPv6 domain', () => {
     const db = path.join(tmpDir('user'), 'wsip.db');
     ok(user(['add', 'j%20doe@[2001:DB8::1]', '--password', 'pw', '--db', db]), 'add');
