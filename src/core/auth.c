@@ -14,6 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "base/random.h"
+
 #define NONCE_RAW      32 /* time 8 | random 8 | mac 16 */
 #define NONCE_HEAD     16 /* the MAC'd part before the realm */
 #define NONCE_MAC      16
@@ -213,30 +215,12 @@ static int nonce_mac(const struct wsip_auth_svc *a, const unsigned char head[NON
     return 0;
 }
 
-/* 8 random bytes from a per-thread pool: RAND_bytes costs about as much
- * for 8 bytes as for 256, and a nonce needs uniqueness more than secrecy
- * (the MAC is what cannot be forged). */
-static int random8(unsigned char out[8])
-{
-    static _Thread_local unsigned char pool[256];
-    static _Thread_local unsigned used = sizeof(pool);
-    if (used == sizeof(pool)) {
-        if (RAND_bytes(pool, sizeof(pool)) != 1)
-            return -1;
-        used = 0;
-    }
-    memcpy(out, pool + used, 8);
-    OPENSSL_cleanse(pool + used, 8);
-    used += 8;
-    return 0;
-}
-
 static int nonce_mint(const struct wsip_auth_svc *a, struct wsip_str realm, uint64_t now,
                       char out[WSIP_AUTH_NONCE_LEN + 1])
 {
     unsigned char raw[NONCE_RAW];
     store_be64(raw, now);
-    if (random8(raw + 8) < 0)
+    if (wsip_random_bytes(raw + 8, 8) < 0)
         return -1;
     if (nonce_mac(a, raw, realm, raw + NONCE_HEAD) < 0)
         return -1;

@@ -11,12 +11,11 @@
  * other branches on a 2xx is done), DNS targets. */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/siphash.h"
 #include "core/core.h"
 #include "wsip/log.h"
 
@@ -228,13 +227,12 @@ static const char *via_transport(enum wsip_listen_kind k)
  * ("0100000000000001-5f3a..."), 33 characters. */
 static void flow_hex(const struct wsip_core *core, wsip_flow_token t, char out[40])
 {
-    unsigned char msg[8], mac[EVP_MAX_MD_SIZE];
-    unsigned maclen = 0;
+    unsigned char msg[9] = {'f'}; /* 'f': a flow token, not a branch */
     for (int i = 0; i < 8; i++)
-        msg[i] = (unsigned char)(t >> (56 - 8 * i));
-    HMAC(EVP_sha256(), core->flow_key, sizeof(core->flow_key), msg, sizeof(msg), mac, &maclen);
-    snprintf(out, 40, "%016llx-%02x%02x%02x%02x%02x%02x%02x%02x", (unsigned long long)t, mac[0],
-             mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]);
+        msg[1 + i] = (unsigned char)(t >> (56 - 8 * i));
+    wsip_hex64(t, out);
+    out[16] = '-';
+    wsip_hex64(wsip_siphash(core->flow_key, msg, sizeof(msg)), out + 17);
 }
 
 static bool dialog_creating(const struct wsip_msg *m)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/siphash.h"
 #include "core/core.h"
 #include "transport/transport.h"
 #include "txn/txn.h"
@@ -59,7 +60,9 @@ void wsip_random_tag(char *out, size_t cap)
     state ^= state << 13;
     state ^= state >> 7;
     state ^= state << 17;
-    snprintf(out, cap, "%016llx", (unsigned long long)state);
+    char hex[17];
+    wsip_hex64(state, hex);
+    snprintf(out, cap, "%s", hex);
 }
 
 /* The top Via as the response carries it: received= when the sent-by host

@@ -2,6 +2,9 @@
  * four state machines (sec 17.1.1, 17.1.2, 17.2.1, 17.2.2). */
 #include <arpa/inet.h>
 #include <openssl/rand.h>
+
+#include "base/random.h"
+#include "base/siphash.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,14 +251,15 @@ static int client_key(struct wsip_str branch, struct wsip_str method, char *out,
 
 void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t cap)
 {
-    unsigned char r[8];
-    if (RAND_bytes(r, sizeof(r)) != 1)
-        memset(r, 0, sizeof(r)); /* the counter below still keeps it unique */
+    uint64_t r = 0;
+    if (wsip_random_bytes(&r, sizeof(r)) < 0)
+        r = 0; /* the counter below still keeps it unique */
     static _Thread_local uint64_t counter;
     counter++;
-    snprintf(out, cap, BRANCH_COOKIE "-%u-%s%s%02x%02x%02x%02x%02x%02x%02x%02x%llx", w->id,
-             mark ? mark : "", mark ? "-" : "", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7],
-             (unsigned long long)(counter & 0xffff));
+    char rnd[17];
+    wsip_hex64(r, rnd);
+    snprintf(out, cap, BRANCH_COOKIE "-%u-%s%s%s%llx", w->id, mark ? mark : "", mark ? "-" : "",
+             rnd, (unsigned long long)(counter & 0xffff));
 }
 
 int wsip_txn_branch_worker(struct wsip_str b)
