@@ -116,7 +116,12 @@ struct wsip_config {
         char *certificate;
         char *private_key;
         enum wsip_tls_version min_version;
+        bool verify_peer; /* outgoing: check the server's certificate */
+        char *ca_file;    /* outgoing: "" = the system's CA store */
     } tls;
+    struct {
+        unsigned cache_ttl; /* seconds; 0 = no cache */
+    } dns;
     struct {
         unsigned min_expires, default_expires, max_expires; /* seconds */
     } registrar;

@@ -61,8 +61,11 @@ struct wsip_tls_config {
     const char *key_file;
     /* Client: verify the server against the CAs in this PEM file, and its
      * name against the one given to wsip_tls_conn_new. NULL: no verification
-     * (tests, wsip bench against a self-signed server). */
+     * (tests, wsip bench against a self-signed server), unless system_cas. */
     const char *ca_file;
+    /* Client without ca_file: verify against the system's CA store
+     * (OpenSSL's default file, read now, and directory, read on demand). */
+    bool system_cas;
     /* TLS 1.2 cipher list, TLS 1.3 suites, key exchange groups; NULL keeps
      * the defaults below. */
     const char *ciphers;

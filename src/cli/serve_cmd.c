@@ -81,6 +81,10 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
     o->handshakes_per_ip_per_sec = c->net.handshakes_per_ip_per_second;
     o->send_queue_limit = c->net.send_queue_limit;
     o->tcp_idle_timeout_ms = c->tcp.idle_timeout * 1000u;
+    o->tcp_connect_timeout_ms = c->tcp.connect_timeout * 1000u;
+    o->tls_verify_peer = c->tls.verify_peer;
+    copy_str(o->tls_ca_file, sizeof(o->tls_ca_file), c->tls.ca_file);
+    o->dns_cache_ttl_ms = c->dns.cache_ttl * 1000u;
     o->ws_ping_interval_ms = c->ws.ping_interval * 1000u;
     o->ws_max_missed_pongs = c->ws.max_missed_pongs;
     copy_str(o->ws_path, sizeof(o->ws_path), c->ws.path);

@@ -1583,6 +1583,7 @@ int wsip_config_validate(const struct wsip_config *c, struct wsip_config_err *er
     }
     check_file(c, &ec, "tls.certificate", cert);
     check_file(c, &ec, "tls.private_key", key);
+    check_file(c, &ec, "tls.ca_file", c->tls.ca_file);
 
     /* registrar: min <= default <= max */
     if (c->registrar.min_expires > c->registrar.max_expires) {

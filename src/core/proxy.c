@@ -4,11 +4,11 @@
  * forking), responses go back through the server transaction with the best
  * final response chosen as sec 16.7 says.
  *
- * Loop detection (sec 16.3 step 4) and the branch it needs are in branch.c.
+ * A Request-URI in another domain is the only target (sec 16.5): it goes
+ * to that URI's host (RFC 3263 A/AAAA, no NAPTR/SRV) or the next Route,
+ * over UDP, TCP or TLS, for our authenticated users and trusted peers only.
  *
- * Not yet here (next steps of issue #4): Record-Route and in-dialog routing
- * over flows, INVITE specifics beyond the generic machinery (CANCEL of the
- * other branches on a 2xx is done), DNS targets. */
+ * Loop detection (sec 16.3 step 4) and the branch it needs are in branch.c. */
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@ struct proxy_ctx {
     bool final_sent;
     unsigned best_status;
     struct wsip_sbuf best; /* the best final response so far, ready to send */
+    char why[200];         /* why the next hop could not be reached */
 };
 
 static void ctx_maybe_free(struct proxy_ctx *x)
@@ -122,22 +123,36 @@ static void on_branch_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how, void
         x->final_sent = true; /* the server transaction is going too */
     } else if (how != WSIP_CTRANS_DONE && !x->best.len) {
         /* no answer from that branch: 408 after timer B/F; a flow that
-         * closed under it is 430 (RFC 5626 sec 5.3); a send that failed
-         * counts as 503 (RFC 3261 sec 8.1.3.1) */
-        unsigned st = how == WSIP_CTRANS_TIMEOUT ? 408 : how == WSIP_CTRANS_FLOW_FAILED ? 430 : 503;
+         * closed under it is 430 (RFC 5626 sec 5.3); a next hop that could
+         * not be reached (DNS, connect, TLS, a failed send) counts as 503
+         * (sec 16.9), and says why; a branch cancelled before it left, 487 */
+        unsigned st = how == WSIP_CTRANS_TIMEOUT       ? 408
+                      : how == WSIP_CTRANS_FLOW_FAILED ? 430
+                      : how == WSIP_CTRANS_CANCELLED   ? 487
+                                                       : 503;
+        if (st == 503 && !x->why[0])
+            wsip_ctrans_error(ct, x->why, sizeof(x->why));
         if (better(st, x->best_status) || x->best_status == 408)
             x->best_status = st;
     }
     if (--x->pending == 0 && !x->final_sent) {
         x->final_sent = true;
-        if (x->best.len && x->best_status != 503)
+        if (x->best.len && x->best_status != 503) {
             wsip_strans_send_response(x->st, x->best_status, x->best.p, x->best.len);
-        else if (x->best_status == 503)
+        } else if (x->best.len) {
+            /* a 503 from downstream is about downstream (sec 16.7 step 6) */
             reply(x->st, 500, "Server Internal Error (downstream unavailable)");
-        else if (x->best_status == 430)
+        } else if (x->best_status == 503) {
+            char r[256];
+            snprintf(r, sizeof(r), "Service Unavailable (%s)", x->why[0] ? x->why : "send failed");
+            reply(x->st, 503, r);
+        } else if (x->best_status == 430) {
             reply(x->st, 430, "Flow Failed");
-        else
+        } else if (x->best_status == 487) {
+            reply(x->st, 487, NULL);
+        } else {
             reply(x->st, 408, NULL);
+        }
     }
     ctx_maybe_free(x);
 }
@@ -347,6 +362,97 @@ static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
     return ct;
 }
 
+/* ---------------------------------------------------- other domains */
+
+static bool source_trusted(const struct wsip_core *core, const struct wsip_source *src)
+{
+    return core->trusted.n &&
+           wsip_cidr_list_match(&core->trusted, (const struct sockaddr *)&src->peer);
+}
+
+/* The request bytes out (built for t) go to one next hop: hop (a URI's),
+ * else t (a flow); the server transaction waits for that branch. */
+static void relay_one(struct wsip_core *core, struct wsip_strans *st, struct wsip_msg *m,
+                      const struct wsip_target *t, const struct wsip_hop *hop,
+                      const struct wsip_sbuf *out)
+{
+    struct proxy_ctx *x = calloc(1, sizeof(*x));
+    if (!x) {
+        reply(st, 500, "Out of memory");
+        return;
+    }
+    x->core = core;
+    x->st = st;
+    wsip_sbuf_init(&x->best);
+    wsip_strans_keep(st); /* the branch's timers bound its life now */
+    if (m->method_id == WSIP_METHOD_INVITE) {
+        reply(st, 100, NULL); /* sec 16.2, or a re-INVITE */
+        wsip_strans_set_cancel(st, on_cancel, x);
+    }
+    struct wsip_ctrans *ct = hop ? wsip_ctrans_send_hop(hop, out->p, out->len, &branch_ops, x)
+                                 : wsip_ctrans_send(t, out->p, out->len, &branch_ops, x);
+    if (!ct) {
+        wsip_strans_set_cancel(st, NULL, NULL);
+        reply(st, t->flow ? 430 : 503,
+              t->flow ? "Flow Failed" : "Service Unavailable (send failed)");
+        wsip_sbuf_free(&x->best);
+        free(x);
+        return;
+    }
+    x->ct[x->nbranches++] = ct;
+    x->pending = 1;
+}
+
+/* sec 16.5: a Request-URI outside our domains is the only target; the
+ * request goes to its host, or to the first Route after ours (sec 16.6
+ * step 7). Only our authenticated users and trusted peers may send there:
+ * for anyone else wsip would be an open relay. */
+static void forward_elsewhere(struct wsip_core *core, const struct wsip_source *src,
+                              struct wsip_strans *st, struct wsip_msg *m)
+{
+    struct wsip_worker *w = src->worker;
+    if (!source_trusted(core, src)) {
+        const struct wsip_addr *from = wsip_msg_from(m, NULL);
+        if (!from || (from->uri.scheme != WSIP_URI_SIP && from->uri.scheme != WSIP_URI_SIPS) ||
+            !wsip_server_is_our_domain(w->srv, from->uri.host)) {
+            reply(st, 403, "Relaying not allowed");
+            return;
+        }
+        if (wsip_core_authorize_proxy(core, src, st, m) < 0)
+            return; /* challenged (407) or refused */
+    }
+    struct wsip_msg *rq = wsip_strans_request(st);
+    unsigned npop = 0;
+    const struct wsip_addr *next = NULL;
+    for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
+        const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
+        if (!a || !wsip_server_uri_is_us(w->srv, &a->uri)) {
+            next = a;
+            break;
+        }
+        npop++;
+    }
+    const struct wsip_uri *dest = next ? &next->uri : wsip_msg_ruri(rq, NULL);
+    struct wsip_hop hop;
+    const char *why = "malformed Route";
+    if (!dest || wsip_hop_from_uri(dest, &hop, &why) < 0) {
+        char r[160];
+        snprintf(r, sizeof(r), "Service Unavailable (next hop: %s)", why);
+        reply(st, 503, r);
+        return;
+    }
+    const struct wsip_addr *to = wsip_msg_to(rq, NULL);
+    struct wsip_target t = {.kind = hop.kind};
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    if (build_forward(core, w, src, rq, &t, NULL, NULL, npop,
+                      dialog_creating(rq) && to && !to->has_tag, &out) < 0)
+        reply(st, 500, "Cannot build the request");
+    else
+        relay_one(core, st, rq, &t, &hop, &out);
+    wsip_sbuf_free(&out);
+}
+
 /* ------------------------------------------------------------- entry */
 
 static bool user_known(struct wsip_core *core, struct wsip_str user, struct wsip_str domain)
@@ -375,9 +481,15 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
         return;
     }
     const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
-    if (!ruri || (ruri->scheme != WSIP_URI_SIP && ruri->scheme != WSIP_URI_SIPS) ||
-        !wsip_server_is_our_domain(w->srv, ruri->host) || !ruri->user.len) {
-        /* other domains need DNS (RFC 3263): not yet */
+    if (!ruri || (ruri->scheme != WSIP_URI_SIP && ruri->scheme != WSIP_URI_SIPS)) {
+        reply(st, 416, "Unsupported URI Scheme");
+        return;
+    }
+    if (!wsip_server_is_our_domain(w->srv, ruri->host) && !wsip_server_uri_is_us(w->srv, ruri)) {
+        forward_elsewhere(core, src, st, m);
+        return;
+    }
+    if (!wsip_server_is_our_domain(w->srv, ruri->host) || !ruri->user.len) {
         reply(st, 404, "Not Found (only local users are served)");
         return;
     }
@@ -565,43 +677,50 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
         flow = wsf_of(core, a->uri.params);
         flow_kind = kind_of_param(a->uri.transport);
     }
-    /* nothing beyond us and no flow named: an initial request for one of
-     * our users that came pre-routed through us (sec 16.4, then 16.5) */
+    /* no flow named and no To-tag: an initial request that came pre-routed
+     * through us (sec 16.4, then 16.5): for one of our users (nothing
+     * beyond us), or for another domain (our users and trusted peers only) */
     const struct wsip_addr *to = wsip_msg_to(m, NULL);
     const struct wsip_uri *ru = wsip_msg_ruri(m, NULL);
-    if (!next && !flow && st && ru && ru->user.len &&
-        (ru->scheme == WSIP_URI_SIP || ru->scheme == WSIP_URI_SIPS) &&
-        wsip_server_is_our_domain(s, ru->host) && to && !to->has_tag) {
+    bool sip_ruri = ru && (ru->scheme == WSIP_URI_SIP || ru->scheme == WSIP_URI_SIPS);
+    bool for_us = sip_ruri && wsip_server_is_our_domain(s, ru->host);
+    if (!flow && st && sip_ruri && to && !to->has_tag && (for_us ? !next && ru->user.len : true)) {
         wsip_proxy_handle(core, src, st, m);
         return;
     }
     /* anything else out of dialog would make us a relay for anyone: only
      * in-dialog requests (our Record-Route brought them) or trusted peers */
-    bool trusted = core->trusted.n &&
-                   wsip_cidr_list_match(&core->trusted, (const struct sockaddr *)&src->peer);
-    if ((!to || !to->has_tag) && !trusted) {
+    if ((!to || !to->has_tag) && !source_trusted(core, src)) {
         if (st)
             reply(st, 403, "Relaying not allowed");
         return;
     }
+    /* the next Route, else the flow our Record-Route named, else the
+     * Request-URI (the remote target) */
     struct wsip_target t;
-    int rc;
+    memset(&t, 0, sizeof(t));
+    struct wsip_hop hop;
+    const char *why = "no Request-URI";
+    int rc = -1;
     if (next) {
-        rc = target_of_uri(&next->uri, &t);
+        rc = wsip_hop_from_uri(&next->uri, &hop, &why);
     } else if (flow) {
-        memset(&t, 0, sizeof(t));
         t.kind = flow_kind;
         t.flow = flow;
         rc = 0;
-    } else {
-        const struct wsip_uri *ruri = wsip_msg_ruri(m, NULL);
-        rc = ruri ? target_of_uri(ruri, &t) : -1;
+    } else if (ru) {
+        rc = wsip_hop_from_uri(ru, &hop, &why);
     }
     if (rc < 0) {
-        if (st)
-            reply(st, 404, "No route to the next hop");
+        if (st) {
+            char r[160];
+            snprintf(r, sizeof(r), "No route to the next hop (%s)", why);
+            reply(st, 404, r);
+        }
         return;
     }
+    if (!flow || next)
+        t.kind = hop.kind;
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     if (build_forward(core, w, src, m, &t, NULL, NULL, npop, false, &out) < 0) {
@@ -610,36 +729,17 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
             reply(st, 500, "Cannot build the request");
         return;
     }
+    bool by_hop = !t.flow;
     if (!st) {
         /* an ACK for a 2xx: end to end, forwarded without a transaction */
-        wsip_target_send(w, &t, out.p, out.len);
-        wsip_sbuf_free(&out);
-        return;
+        if (by_hop)
+            wsip_hop_send(w, &hop, out.p, out.len);
+        else
+            wsip_target_send(w, &t, out.p, out.len);
+    } else {
+        relay_one(core, st, m, &t, by_hop ? &hop : NULL, &out);
     }
-    struct proxy_ctx *x = calloc(1, sizeof(*x));
-    if (!x) {
-        wsip_sbuf_free(&out);
-        reply(st, 500, "Out of memory");
-        return;
-    }
-    x->core = core;
-    x->st = st;
-    wsip_sbuf_init(&x->best);
-    wsip_strans_keep(st);
-    if (m->method_id == WSIP_METHOD_INVITE) {
-        reply(st, 100, NULL); /* a re-INVITE */
-        wsip_strans_set_cancel(st, on_cancel, x);
-    }
-    struct wsip_ctrans *ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
     wsip_sbuf_free(&out);
-    if (!ct) {
-        reply(st, flow ? 430 : 503, flow ? "Flow Failed" : "Service Unavailable");
-        wsip_sbuf_free(&x->best);
-        free(x);
-        return;
-    }
-    x->ct[x->nbranches++] = ct;
-    x->pending = 1;
 }
 
 void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_msg *m)

@@ -373,6 +373,12 @@ static SSL_CTX *ctx_build(const struct wsip_tls_config *cfg, struct wsip_tls_err
                 goto fail;
             }
             SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
+        } else if (cfg->system_cas) {
+            if (SSL_CTX_set_default_verify_paths(sc) != 1) {
+                err_openssl(err, "the system's CA store");
+                goto fail;
+            }
+            SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
         } else {
             SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
         }

@@ -8,11 +8,13 @@
  * connection holds no receive buffer at all. Output: uv_try_write first;
  * what the socket does not take is copied into a queued write, bounded by
  * the send-queue limit. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +41,27 @@ enum conn_state {
     ST_WS,     /* WebSocket open: one SIP message per WS message */
 };
 
+/* An outgoing connection until it can carry messages. */
+enum conn_dial {
+    DIAL_UP = 0,     /* connected (TLS: handshake done) */
+    DIAL_CONNECTING, /* TCP connect under way */
+    DIAL_HANDSHAKE,  /* TLS client handshake under way */
+};
+
+/* What only a connection wsip opened has (accepted ones do without it, so
+ * that an idle WS connection stays small). */
+struct conn_out {
+    uv_connect_t req;
+    struct wsip_conn *next; /* chain in the worker's table */
+    uint32_t hash;
+    bool linked;     /* in the worker's table (reusable) */
+    uint8_t dial;    /* enum conn_dial */
+    const char *why; /* static: why it failed, for the transactions on it */
+    char *early;     /* sent before it was up, waiting */
+    size_t early_len;
+    char server_name[]; /* TLS: the name the certificate must show */
+};
+
 enum conn_closing {
     OPEN = 0,
     CLOSING, /* shutting down: flushing, no more input handled */
@@ -62,7 +85,8 @@ struct wsip_conn {
     uint64_t last_rx;
     struct sockaddr_storage peer;
     struct wsip_tls_conn *tls;
-    char *pend; /* unconsumed input (plaintext), NULL when none */
+    struct conn_out *out; /* NULL: accepted */
+    char *pend;           /* unconsumed input (plaintext), NULL when none */
     size_t pend_len, pend_cap;
     struct wsip_ws_reader ws;
 };
@@ -94,6 +118,9 @@ static void maybe_free(struct wsip_conn *c)
         return;
     wsip_ws_reader_free(&c->ws);
     wsip_tls_conn_free(c->tls);
+    if (c->out)
+        free(c->out->early);
+    free(c->out);
     free(c->pend);
     free(c);
 }
@@ -105,18 +132,43 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(c);
 }
 
+static void out_unlink(struct wsip_conn *c)
+{
+    if (!c->out || !c->out->linked)
+        return;
+    struct wsip_worker *w = c->w;
+    size_t n = sizeof(w->outgoing) / sizeof(w->outgoing[0]);
+    for (struct wsip_conn **pp = &w->outgoing[c->out->hash % n]; *pp; pp = &(*pp)->out->next)
+        if (*pp == c) {
+            *pp = c->out->next;
+            break;
+        }
+    c->out->linked = false;
+}
+
 static void close_now(struct wsip_conn *c)
 {
     if (c->closing == CLOSED)
         return;
     c->closing = CLOSED;
+    out_unlink(c);
     struct wsip_worker *w = c->w;
     if (w->srv->core) {
         /* bindings made over this connection die with it (RFC 5626, 7118) */
         wsip_location_flow_closed(w->srv->core->loc, wsip_conn_flow(c));
     }
-    if (c->requests_sent && !w->stopping)
-        wsip_txn_flow_closed(w->srv, wsip_conn_flow(c)); /* 430, not a 32 s wait */
+    if (c->requests_sent && !w->stopping) {
+        /* 430 (a flow the peer opened) or 503 (one we opened), not a 32 s
+         * wait; a connection that never came up delivered nothing, so its
+         * requests may try the next address */
+        struct wsip_flow_loss loss = {WSIP_CTRANS_FLOW_FAILED, "connection closed", false};
+        if (c->out) {
+            loss.how = WSIP_CTRANS_TRANSPORT_ERR;
+            loss.why = c->out->why ? c->out->why : "connection closed";
+            loss.unreached = c->out->dial != DIAL_UP;
+        }
+        wsip_txn_flow_closed(w->srv, wsip_conn_flow(c), &loss);
+    }
     wsip__slot_free(w, c->slot);
     w->nconns--;
     wsip_worker_note_close(w);
@@ -160,6 +212,7 @@ void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why)
         c->ws_close_sent = true;
     }
     c->closing = CLOSING;
+    out_unlink(c); /* new requests get a new connection */
     if (c->tls) {
         wsip_tls_shutdown(c->tls);
         flush_tls(c);
@@ -284,10 +337,34 @@ static bool queue_over_limit(struct wsip_conn *c)
     return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->w->srv->opt.send_queue_limit;
 }
 
+/* Output of a connection that is not up yet, kept until it is. */
+static int queue_early(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
+{
+    struct conn_out *o = c->out;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total > c->w->srv->opt.send_queue_limit - o->early_len) {
+        conn_log(c, WSIP_LOG_WARN, "send queue over the limit while connecting");
+        return -1;
+    }
+    char *n = realloc(o->early, o->early_len + total);
+    if (!n)
+        return -1;
+    o->early = n;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(o->early + o->early_len, iov[i].iov_base, iov[i].iov_len);
+        o->early_len += iov[i].iov_len;
+    }
+    return 0;
+}
+
 int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
 {
     if (c->closing != OPEN || iovcnt > 15)
         return -1;
+    if (c->out && c->out->dial != DIAL_UP)
+        return queue_early(c, iov, iovcnt);
     int rc;
     if (c->state == ST_WS) {
         /* RFC 7118 sec 4.2: text frame when the message is valid UTF-8 */
@@ -718,6 +795,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(w->rxbuf->data, SCRATCH_SIZE);
 }
 
+static void conn_up(struct wsip_conn *c);
+
 static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
 {
     struct wsip_worker *w = c->w;
@@ -750,6 +829,10 @@ static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
         }
         if (c->closing != OPEN)
             return;
+        if (c->out && c->out->dial == DIAL_HANDSHAKE && wsip_tls_handshake_done(c->tls))
+            conn_up(c); /* queues what waited behind the handshake's last flight */
+        if (c->closing != OPEN)
+            return;
         flush_tls(c);
         if (rc == WSIP_TLS_OK)
             continue;
@@ -760,7 +843,11 @@ static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
             return;
         }
         const char *why = wsip_tls_conn_error(c->tls);
-        conn_log(c, WSIP_LOG_INFO, "TLS error: %s", why ? why : "?");
+        const char *detail = wsip_tls_conn_error_detail(c->tls);
+        conn_log(c, WSIP_LOG_INFO, "TLS error: %s%s%s", why ? why : "?", detail ? ": " : "",
+                 detail ? detail : "");
+        if (c->out && !c->out->why)
+            c->out->why = detail ? detail : why ? why : "TLS error";
         close_now(c);
         return;
     }
@@ -774,6 +861,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         if (n != UV_EOF)
             conn_log(c, WSIP_LOG_DEBUG, "read error: %s", uv_strerror((int)n));
+        if (c->out && !c->out->why)
+            c->out->why = n == UV_EOF ? "closed by the peer" : uv_strerror((int)n);
         close_now(c);
         return;
     }
@@ -901,4 +990,213 @@ int wsip_conn_accept(struct wsip_worker *w, uv_stream_t *server, enum wsip_liste
 void wsip_conn_mark_requests(struct wsip_conn *c)
 {
     c->requests_sent = true;
+}
+
+/* ------------------------------------------------------------- connect */
+
+static size_t addr_len(const struct sockaddr *sa)
+{
+    return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* Address and port bytes of sa, hashed with the transport. */
+static uint32_t out_hash(enum wsip_listen_kind kind, const struct sockaddr *sa)
+{
+    const unsigned char *p;
+    size_t n;
+    uint16_t port;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        p = in6->sin6_addr.s6_addr;
+        n = 16;
+        port = in6->sin6_port;
+    } else {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        p = (const unsigned char *)&in->sin_addr;
+        n = 4;
+        port = in->sin_port;
+    }
+    uint32_t h = 2166136261u ^ (uint32_t)kind;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return (h ^ port) * 16777619u;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (a->ss_family != b->sa_family)
+        return false;
+    if (b->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+    const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* The outgoing connection failed before or after it came up. */
+static void out_fail(struct wsip_conn *c, const char *why)
+{
+    if (!c->out->why)
+        c->out->why = why;
+    conn_log(c, WSIP_LOG_INFO, "outgoing connection failed: %s", c->out->why);
+    close_now(c);
+}
+
+static void conn_up(struct wsip_conn *c)
+{
+    struct conn_out *o = c->out;
+    o->dial = DIAL_UP;
+    c->last_rx = uv_now(&c->w->loop);
+    start_timer(c); /* from now on idle like an accepted connection */
+    conn_log(c, WSIP_LOG_DEBUG, "outgoing connection up%s%s", c->tls ? " over " : "",
+             c->tls ? wsip_tls_conn_version(c->tls) : "");
+    if (o->early) {
+        struct iovec iov = {o->early, o->early_len};
+        int rc = raw_write(c, &iov, 1);
+        free(o->early);
+        o->early = NULL;
+        o->early_len = 0;
+        if (rc < 0)
+            out_fail(c, "write failed");
+    }
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+    struct wsip_conn *c = t->data;
+    out_fail(c, c->out->dial == DIAL_HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct wsip_conn *c = req->data;
+    c->refs--;
+    if (c->closing != OPEN) {
+        maybe_free(c); /* closed while connecting (UV_ECANCELED) */
+        return;
+    }
+    if (status < 0) {
+        out_fail(c, uv_strerror(status));
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+        out_fail(c, "cannot read from the socket");
+        return;
+    }
+    if (!c->tls) {
+        conn_up(c);
+        return;
+    }
+    c->out->dial = DIAL_HANDSHAKE;
+    if (wsip_tls_handshake(c->tls) == WSIP_TLS_ERROR) {
+        out_fail(c, "TLS handshake failed");
+        return;
+    }
+    flush_tls(c); /* the ClientHello */
+}
+
+/* A new outgoing connection, linked into the worker's table as hash h. */
+static struct wsip_conn *dial(struct wsip_worker *w, enum wsip_listen_kind kind,
+                              const struct sockaddr *addr, const char *server_name, uint32_t h,
+                              const char **why)
+{
+    struct wsip_server *s = w->srv;
+    if (w->stopping) {
+        *why = "shutting down";
+        return NULL;
+    }
+    if (atomic_load(&s->ctr.conns_open) >= s->opt.max_connections) {
+        atomic_fetch_add(&s->ctr.conns_refused, 1);
+        *why = "connection limit reached (net.max_connections)";
+        return NULL;
+    }
+    size_t nlen = strlen(server_name) + 1;
+    struct wsip_conn *c = calloc(1, sizeof(*c));
+    struct conn_out *o = calloc(1, sizeof(*o) + nlen);
+    if (!c || !o || uv_tcp_init(&w->loop, &c->tcp) != 0) {
+        free(c);
+        free(o);
+        *why = "out of memory";
+        return NULL;
+    }
+    memcpy(o->server_name, server_name, nlen);
+    c->out = o;
+    c->w = w;
+    c->kind = kind;
+    c->id = atomic_fetch_add(&next_conn_id, 1);
+    memcpy(&c->peer, addr, addr_len(addr));
+    c->tcp.data = c;
+    c->refs = 1;
+    if (wsip__slot_alloc(w, c, &c->slot, &c->gen) < 0) {
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        *why = "out of memory";
+        return NULL;
+    }
+    w->nconns++;
+    atomic_fetch_add(&s->ctr.conns_open, 1);
+    atomic_fetch_add(&s->ctr.conns_total, 1);
+    uv_timer_init(&w->loop, &c->timer);
+    c->timer.data = c;
+    c->refs++;
+    c->state = ST_SIP;
+    c->last_rx = uv_now(&w->loop);
+    o->dial = DIAL_CONNECTING;
+    o->req.data = c;
+    if (kind == WSIP_LISTEN_TLS && !(c->tls = wsip_tls_conn_new(s->tls_client, server_name))) {
+        *why = "out of memory";
+        close_now(c);
+        return NULL;
+    }
+    int rc = uv_tcp_connect(&o->req, &c->tcp, addr, on_connect);
+    if (rc != 0) {
+        *why = uv_strerror(rc);
+        conn_log(c, WSIP_LOG_INFO, "cannot connect: %s", *why);
+        close_now(c);
+        return NULL;
+    }
+    c->refs++; /* the connect request: on_connect runs even after a close */
+    uv_timer_start(&c->timer, on_connect_timeout, s->opt.tcp_connect_timeout_ms, 0);
+    size_t n = sizeof(w->outgoing) / sizeof(w->outgoing[0]);
+    o->hash = h;
+    o->next = w->outgoing[h % n];
+    w->outgoing[h % n] = c;
+    o->linked = true;
+    conn_log(c, WSIP_LOG_DEBUG, "connecting%s%s", kind == WSIP_LISTEN_TLS ? " to TLS name " : "",
+             kind == WSIP_LISTEN_TLS ? server_name : "");
+    return c;
+}
+
+struct wsip_conn *wsip_conn_outgoing(struct wsip_worker *w, enum wsip_listen_kind kind,
+                                     const struct sockaddr *addr, const char *server_name,
+                                     const char **why)
+{
+    if ((kind != WSIP_LISTEN_TCP && kind != WSIP_LISTEN_TLS) ||
+        (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+        *why = "not a TCP or TLS address";
+        return NULL;
+    }
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (kind != WSIP_LISTEN_TLS) {
+        server_name = ""; /* only TLS checks a name */
+    } else if (!server_name || !*server_name) {
+        /* a URI with an IP address: the certificate must name that address */
+        const void *a =
+            addr->sa_family == AF_INET6
+                ? (const void *)&((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr
+                : (const void *)&((const struct sockaddr_in *)(const void *)addr)->sin_addr;
+        inet_ntop(addr->sa_family, a, ip, sizeof(ip));
+        server_name = ip;
+    }
+    uint32_t h = out_hash(kind, addr);
+    size_t n = sizeof(w->outgoing) / sizeof(w->outgoing[0]);
+    for (struct wsip_conn *c = w->outgoing[h % n]; c; c = c->out->next)
+        if (c->kind == kind && c->closing == OPEN && same_addr(&c->peer, addr) &&
+            strcasecmp(c->out->server_name, server_name) == 0)
+            return c;
+    return dial(w, kind, addr, server_name, h, why);
 }

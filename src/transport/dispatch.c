@@ -252,9 +252,12 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
         atomic_fetch_add(&s->ctr.tx_msgs, 1);
         return;
     }
+    /* to one of our users, or to another domain (the proxy decides who may
+     * send there) */
     if (s->core && m->method_id != WSIP_METHOD_REGISTER && ruri &&
-        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) && ruri->user.len &&
-        wsip_server_is_our_domain(s, ruri->host)) {
+        (ruri->scheme == WSIP_URI_SIP || ruri->scheme == WSIP_URI_SIPS) &&
+        (wsip_server_is_our_domain(s, ruri->host) ? ruri->user.len > 0
+                                                  : !wsip_server_uri_is_us(s, ruri))) {
         wsip_proxy_handle(s->core, src, st, m);
         return;
     }

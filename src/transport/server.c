@@ -151,6 +151,9 @@ void wsip_server_opts_default(struct wsip_server_opts *o)
     o->handshakes_per_ip_per_sec = 20;
     o->send_queue_limit = 1u << 20;
     o->tcp_idle_timeout_ms = 120000;
+    o->tcp_connect_timeout_ms = 5000;
+    o->tls_verify_peer = true;
+    o->dns_cache_ttl_ms = 30000;
     o->ws_ping_interval_ms = 30000;
     o->ws_max_missed_pongs = 2;
     snprintf(o->ws_path, sizeof(o->ws_path), "/");
@@ -330,6 +333,27 @@ static int listen_all(struct wsip_server *s, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- server */
 
+/* The context of outgoing TLS connections: the server's certificate is
+ * checked against tls.ca_file or the system's CA store (read here, on the
+ * main thread, never on a loop), unless tls.verify_peer is off. */
+static int client_tls_init(struct wsip_server *s, char *err, size_t errlen)
+{
+    struct wsip_tls_config cfg;
+    struct wsip_tls_err terr = {{0}};
+    wsip_tls_config_default(&cfg, WSIP_TLS_CLIENT);
+    if (s->opt.tls_verify_peer) {
+        if (s->opt.tls_ca_file[0])
+            cfg.ca_file = s->opt.tls_ca_file;
+        else
+            cfg.system_cas = true;
+    }
+    if (wsip_tls_ctx_new(&s->tls_client, &cfg, &terr) < 0) {
+        snprintf(err, errlen, "outgoing TLS: %s", terr.msg);
+        return -1;
+    }
+    return 0;
+}
+
 int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, char *err,
                      size_t errlen)
 {
@@ -363,6 +387,8 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
             }
         }
     }
+    if (client_tls_init(s, err, errlen) < 0)
+        return -1;
     for (unsigned i = 0; i < n; i++) {
         if (wsip__worker_init(&s->workers[i], s, i) < 0) {
             snprintf(err, errlen, "cannot start worker %u", i);
@@ -481,4 +507,5 @@ void wsip_server_free(struct wsip_server *s)
     }
     pthread_mutex_destroy(&s->iplock);
     wsip_tls_ctx_free(s->tls);
+    wsip_tls_ctx_free(s->tls_client);
 }

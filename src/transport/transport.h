@@ -72,6 +72,10 @@ struct wsip_server_opts {
     unsigned nws_allowed_origins;
     char http_root[512];
     char tls_cert[512], tls_key[512];
+    unsigned tcp_connect_timeout_ms; /* outgoing TCP/TLS: connect and TLS handshake */
+    bool tls_verify_peer;            /* outgoing TLS: check the server's certificate */
+    char tls_ca_file[512];           /* "" = the system's CA store */
+    unsigned dns_cache_ttl_ms;       /* 0 = no cache */
     unsigned shutdown_drain_ms;
     unsigned t1_ms, t2_ms, t4_ms; /* RFC 3261 timers */
 };
@@ -168,6 +172,11 @@ struct wsip_worker {
     uv_timer_t trim_timer;
     unsigned closes_since_trim;
 
+    /* outgoing TCP/TLS connections of this worker by (transport, address,
+     * TLS name), so that later requests to the same next hop reuse them */
+    struct wsip_conn *outgoing[64];
+    struct wsip_resolver *resolver; /* DNS answers of this worker (resolve.c) */
+
     struct wsip_txn_table *txn; /* transactions of this worker (txn/txn.h) */
     uv_timer_t expire_timer;    /* worker 0: removes expired bindings */
     bool expire_running;
@@ -185,7 +194,8 @@ struct wsip_server {
     struct wsip_worker *workers;
     uv_loop_t main_loop;
     uv_signal_t sigterm, sigint, sighup;
-    struct wsip_tls_ctx *tls;
+    struct wsip_tls_ctx *tls;        /* listeners (server role) */
+    struct wsip_tls_ctx *tls_client; /* outgoing connections */
     atomic_bool stopping;
     int exit_code;
     struct wsip_counters ctr;
@@ -281,6 +291,59 @@ struct wsip_conn *wsip_conn_lookup(struct wsip_worker *w, wsip_flow_token t);
 void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why);
 wsip_flow_token wsip_conn_flow(const struct wsip_conn *c);
 void wsip_worker_close_all(struct wsip_worker *w, uint16_t ws_code);
+
+/* The worker's TCP or TLS connection to addr: the open one, reused, or a
+ * new one. A new one is connecting: what is sent meanwhile is queued and
+ * goes out once it is up (TLS: once the handshake, which checks the
+ * server's certificate against server_name, or the address when NULL, is
+ * done). If it never comes up (tcp.connect_timeout), the transactions
+ * waiting on it fail at once. NULL when the connection limit is reached,
+ * the worker is stopping or no socket can be opened; *why says which. */
+struct wsip_conn *wsip_conn_outgoing(struct wsip_worker *w, enum wsip_listen_kind kind,
+                                     const struct sockaddr *addr, const char *server_name,
+                                     const char **why);
+
+/* ------------------------------------------------------------ next hops */
+
+/* A next hop as a SIP URI names it (RFC 3263 sec 4 without NAPTR and SRV):
+ * the transport from the transport parameter, else the scheme (sip: UDP,
+ * sips: TLS); the host from maddr, else the host part; the port, else 5060
+ * (5061 for TLS). */
+struct wsip_hop {
+    enum wsip_listen_kind kind; /* UDP, TCP or TLS */
+    char host[256];             /* a name or an IP literal, without brackets */
+    uint16_t port;
+    bool numeric; /* host is an IP literal */
+};
+/* 0, or -1 with *why (not sip/sips, a transport we cannot open such as ws,
+ * a malformed host). */
+int wsip_hop_from_uri(const struct wsip_uri *u, struct wsip_hop *hop, const char **why);
+/* The address of a hop whose host is an IP literal; -1 otherwise. */
+int wsip_hop_numeric_addr(const struct wsip_hop *hop, struct sockaddr_storage *out);
+void wsip_addr_set_port(struct sockaddr_storage *a, uint16_t port);
+
+/* DNS (A and AAAA through getaddrinfo on the libuv threadpool), cached per
+ * worker for dns.cache_ttl. A waiter is embedded in whoever waits. */
+#define WSIP_RESOLVE_MAX 4 /* addresses kept per name */
+struct wsip_resolve_wait;
+/* status 0 with n >= 1 addresses (port 0, in the resolver's order), or a
+ * negative uv error (wsip_resolve_strerror says it in words). */
+typedef void (*wsip_resolved_fn)(struct wsip_resolve_wait *rw, int status,
+                                 const struct sockaddr_storage *addrs, unsigned n);
+struct wsip_resolve_wait {
+    struct wsip_resolve_wait *next;
+    struct dns_entry *entry; /* the lookup waited for; NULL when none */
+    wsip_resolved_fn done;
+};
+/* 0: answered from the cache (addrs, *n); 1: a lookup is under way and
+ * rw->done (set by the caller) runs later on this worker, unless cancelled;
+ * a negative uv error: failed (a cached failure too). */
+int wsip_resolve(struct wsip_worker *w, const char *name, struct wsip_resolve_wait *rw,
+                 struct sockaddr_storage addrs[WSIP_RESOLVE_MAX], unsigned *n);
+void wsip_resolve_cancel(struct wsip_resolve_wait *rw);
+const char *wsip_resolve_strerror(int status);
+void wsip_resolver_shutdown(struct wsip_worker *w);
+void wsip_resolver_free(struct wsip_worker *w);
 
 /* A non-blocking socket of type bound to spec's address with SO_REUSEPORT
  * (each worker binds its own; the kernel spreads the load). fd or -errno. */

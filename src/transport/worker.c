@@ -247,6 +247,7 @@ void wsip__worker_free(struct wsip_worker *w)
     pthread_mutex_destroy(&w->qlock);
     free(w->slots);
     wsip_txn_table_free(w->txn);
+    wsip_resolver_free(w);
     wsip_buf_unref(w->rxbuf);
     free(w->tls_scratch);
 }
@@ -300,6 +301,7 @@ static void shutdown_task(struct wsip_worker *w, struct wsip_task *t)
     free(t);
     close_listeners(w);
     wsip_txn_shutdown(w);
+    wsip_resolver_shutdown(w);
     if (w->expire_running) {
         uv_close((uv_handle_t *)&w->expire_timer, NULL);
         w->expire_running = false;

@@ -2,13 +2,13 @@
  * four state machines (sec 17.1.1, 17.1.2, 17.2.1, 17.2.2). */
 #include <arpa/inet.h>
 #include <openssl/rand.h>
-
-#include "base/random.h"
-#include "base/siphash.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/random.h"
+#include "base/siphash.h"
 #include "core/core.h"
 #include "txn/txn.h"
 #include "wsip/log.h"
@@ -60,6 +60,17 @@ struct wsip_strans {
     void *cancel_arg;
 };
 
+/* A request for a next hop named by a URI: its addresses and which one is
+ * in use. */
+struct ct_hop {
+    struct wsip_hop hop;
+    struct wsip_resolve_wait wait; /* while the name is looked up */
+    struct sockaddr_storage addrs[WSIP_RESOLVE_MAX];
+    unsigned naddrs, cur;
+    bool sent; /* handed to a transport */
+    struct wsip_ctrans *ct;
+};
+
 struct wsip_ctrans {
     struct txn t;
     struct wsip_target target;
@@ -70,6 +81,9 @@ struct wsip_ctrans {
     bool cancel_wanted;
     bool timer_c_fired;
     bool ended;
+    uint8_t fail_how;     /* set: end that way on the next loop turn */
+    const char *fail_why; /* static: why it ended without an answer */
+    struct ct_hop *hop;   /* NULL: sent to a flow or an address */
     struct wsip_sbuf cancel_extra;
     unsigned final_status;
     /* on the table's list of client transactions sent over a flow */
@@ -288,7 +302,8 @@ static void flow_request_done(wsip_flow_token token, int status, void *arg)
         if (c)
             wsip_conn_mark_requests(c);
     } else if (status != 0) {
-        wsip_txn_flow_closed(s, token);
+        struct wsip_flow_loss loss = {WSIP_CTRANS_FLOW_FAILED, "connection gone", false};
+        wsip_txn_flow_closed(s, token, &loss);
     }
 }
 
@@ -297,16 +312,18 @@ bool wsip_target_reliable(const struct wsip_target *t)
     return t->kind != WSIP_LISTEN_UDP;
 }
 
-/* request: a client transaction's request, which will wait for an answer
- * on the flow; only then must the flow's close reach the transactions
- * (responses and ACKs are sent and forgotten). */
-static int target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
-                       size_t len, bool request)
+/* Sends to t: down its flow, over UDP, or for a TCP/TLS address over the
+ * worker's outgoing connection to it, whose certificate must show name
+ * (TLS; NULL: the address). request: a client transaction's request, which
+ * waits for an answer on the flow; only then must the flow's close reach
+ * the transactions (responses and ACKs are sent and forgotten). */
+static int target_send(struct wsip_worker *w, const struct wsip_target *t, const char *name,
+                       const void *data, size_t len, bool request)
 {
+    struct iovec iov = {(void *)(uintptr_t)data, len};
     if (t->flow) {
         struct wsip_conn *c = wsip_conn_lookup(w, t->flow);
         if (c) {
-            struct iovec iov = {(void *)(uintptr_t)data, len};
             if (request)
                 wsip_conn_mark_requests(c);
             return wsip_conn_send(c, &iov, 1);
@@ -318,17 +335,86 @@ static int target_send(struct wsip_worker *w, const struct wsip_target *t, const
         return wsip_flow_send(w->srv, t->flow, data, len, request ? flow_request_done : NULL,
                               w->srv);
     }
+    if (t->kind == WSIP_LISTEN_TCP || t->kind == WSIP_LISTEN_TLS) {
+        const char *why;
+        struct wsip_conn *c =
+            wsip_conn_outgoing(w, t->kind, (const struct sockaddr *)&t->addr, name, &why);
+        if (!c)
+            return -1;
+        if (request)
+            wsip_conn_mark_requests(c);
+        return wsip_conn_send(c, &iov, 1);
+    }
+    if (t->kind != WSIP_LISTEN_UDP)
+        return -1; /* WS is reached only over a connection the peer opened */
     uv_udp_t *udp = wsip_worker_udp(w, t->addr.ss_family);
     if (!udp)
         return -1;
-    struct iovec iov = {(void *)(uintptr_t)data, len};
     return wsip_udp_send(udp, (const struct sockaddr *)&t->addr, &iov, 1);
 }
 
 int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
                      size_t len)
 {
-    return target_send(w, t, data, len, false);
+    return target_send(w, t, NULL, data, len, false);
+}
+
+/* Bytes on their way to a hop whose name is being looked up. */
+struct hop_send {
+    struct wsip_resolve_wait wait; /* first: the callback gets its address */
+    struct wsip_worker *w;
+    struct wsip_hop hop;
+    size_t len;
+    char data[];
+};
+
+/* To the first address of addrs that takes the bytes. */
+static int hop_send_to(struct wsip_worker *w, const struct wsip_hop *hop,
+                       const struct sockaddr_storage *addrs, unsigned n, const void *data,
+                       size_t len)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct wsip_target t = {.kind = hop->kind, .addr = addrs[i]};
+        wsip_addr_set_port(&t.addr, hop->port);
+        if (t.kind == WSIP_LISTEN_UDP && !wsip_worker_udp(w, t.addr.ss_family))
+            continue;
+        if (target_send(w, &t, hop->numeric ? NULL : hop->host, data, len, false) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+static void hop_send_resolved(struct wsip_resolve_wait *rw, int status,
+                              const struct sockaddr_storage *addrs, unsigned n)
+{
+    struct hop_send *hs = (struct hop_send *)(void *)rw;
+    if (status == 0)
+        hop_send_to(hs->w, &hs->hop, addrs, n, hs->data, hs->len);
+    free(hs);
+}
+
+int wsip_hop_send(struct wsip_worker *w, const struct wsip_hop *hop, const void *data, size_t len)
+{
+    struct sockaddr_storage addrs[WSIP_RESOLVE_MAX];
+    unsigned n = 0;
+    if (hop->numeric) {
+        if (wsip_hop_numeric_addr(hop, &addrs[0]) < 0)
+            return -1;
+        return hop_send_to(w, hop, addrs, 1, data, len);
+    }
+    struct hop_send *hs = malloc(sizeof(*hs) + len);
+    if (!hs)
+        return -1;
+    hs->wait.done = hop_send_resolved;
+    hs->w = w;
+    hs->hop = *hop;
+    hs->len = len;
+    memcpy(hs->data, data, len);
+    int rc = wsip_resolve(w, hop->host, &hs->wait, addrs, &n);
+    if (rc == 1)
+        return 0; /* hop_send_resolved sends and frees */
+    free(hs);
+    return rc == 0 ? hop_send_to(w, hop, addrs, n, data, len) : -1;
 }
 
 /* --------------------------------------------------------------- common */
@@ -343,6 +429,7 @@ static void txn_free(struct txn *x)
         struct wsip_ctrans *ct = (struct wsip_ctrans *)x;
         wsip_sbuf_free(&ct->bytes);
         wsip_sbuf_free(&ct->cancel_extra);
+        free(ct->hop);
     }
     wsip_msg_unref(x->req);
     free(x);
@@ -369,14 +456,36 @@ static void flows_del(struct wsip_ctrans *ct)
     ct->on_flows = false;
 }
 
+/* Keeps ct on its table's list of client transactions sent over a flow
+ * exactly while it has one, so a flow's close looks at those only. */
+static void flows_sync(struct wsip_ctrans *ct)
+{
+    if (!ct->target.flow) {
+        flows_del(ct);
+        return;
+    }
+    if (ct->on_flows)
+        return;
+    struct wsip_txn_table *tab = ct->t.tab;
+    ct->fprev = NULL;
+    ct->fnext = tab->flows;
+    if (tab->flows)
+        tab->flows->fprev = ct;
+    tab->flows = ct;
+    ct->on_flows = true;
+}
+
 static void terminate(struct txn *x)
 {
     if (x->state == ST_TERMINATED)
         return;
     x->state = ST_TERMINATED;
     table_del(x->tab, x);
-    if (x->kind == TX_CLIENT)
+    if (x->kind == TX_CLIENT) {
         flows_del((struct wsip_ctrans *)x);
+        if (((struct wsip_ctrans *)x)->hop)
+            wsip_resolve_cancel(&((struct wsip_ctrans *)x)->hop->wait);
+    }
     uv_close((uv_handle_t *)&x->retx, on_handle_closed);
     uv_close((uv_handle_t *)&x->life, on_handle_closed);
 }
@@ -623,6 +732,13 @@ static void ct_end(struct wsip_ctrans *ct, enum wsip_ctrans_end how)
 static void ct_life(uv_timer_t *h)
 {
     struct wsip_ctrans *ct = h->data;
+    if (ct->fail_how) {
+        /* a failure noted while the TU was busy creating the transaction
+         * (or a lookup was answering): reported from a loop turn of its own */
+        ct_end(ct, (enum wsip_ctrans_end)ct->fail_how);
+        terminate(&ct->t);
+        return;
+    }
     if (ct->t.invite && ct->t.state == ST_PROCEEDING && !ct->timer_c_fired) {
         /* timer C: the branch rang too long; CANCEL it and give the 487
          * 64*T1 to arrive */
@@ -645,7 +761,8 @@ static void ct_retx(uv_timer_t *h)
     struct wsip_ctrans *ct = h->data;
     const struct wsip_txn_timers *tm = &ct->t.tab->timers;
     ct->t.tab->stats.retransmits++;
-    target_send(ct->t.w, &ct->target, ct->bytes.p, ct->bytes.len, true);
+    const char *name = ct->hop && !ct->hop->hop.numeric ? ct->hop->hop.host : NULL;
+    target_send(ct->t.w, &ct->target, name, ct->bytes.p, ct->bytes.len, true);
     /* timer A doubles without bound; timer E doubles up to T2, and stays at
      * T2 once a provisional response came (sec 17.1.2.2) */
     if (ct->t.invite)
@@ -657,8 +774,11 @@ static void ct_retx(uv_timer_t *h)
     uv_timer_start(&ct->t.retx, ct_retx, ct->t.retx_ms, 0);
 }
 
-struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
-                                     const struct wsip_ctrans_ops *ops, void *arg)
+/* A client transaction for request bytes, in the table, nothing sent, no
+ * timer running. NULL when the bytes are not a request with a branch of
+ * their own. */
+static struct wsip_ctrans *ct_create(const void *req, size_t len, const struct wsip_ctrans_ops *ops,
+                                     void *arg)
 {
     struct wsip_worker *w = wsip_worker_self();
     struct wsip_txn_table *tab = w ? table_of(w) : NULL;
@@ -696,22 +816,55 @@ struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const voi
     txn_init(&ct->t, w, tab, TX_CLIENT);
     ct->t.req = m;
     snprintf(ct->t.key, sizeof(ct->t.key), "%s", key);
-    ct->target = *target;
     ct->ops = ops;
     ct->arg = arg;
     ct->t.invite = m->method_id == WSIP_METHOD_INVITE;
-    ct->t.reliable = wsip_target_reliable(target);
     ct->t.state = ct->t.invite ? ST_CALLING : ST_TRYING;
     table_add(tab, &ct->t);
-    if (target->flow) {
-        ct->fnext = tab->flows;
-        if (tab->flows)
-            tab->flows->fprev = ct;
-        tab->flows = ct;
-        ct->on_flows = true;
-    }
     tab->stats.ctrans++;
-    if (target_send(w, target, ct->bytes.p, ct->bytes.len, true) < 0) {
+    return ct;
+}
+
+/* Sends the request to ct->target and starts timer A / E on UDP. */
+static int ct_transmit(struct wsip_ctrans *ct)
+{
+    const char *name = ct->hop && !ct->hop->hop.numeric ? ct->hop->hop.host : NULL;
+    if (target_send(ct->t.w, &ct->target, name, ct->bytes.p, ct->bytes.len, true) < 0)
+        return -1;
+    if (!ct->t.reliable) {
+        ct->t.retx_ms = ct->t.tab->timers.t1; /* timer A / E */
+        uv_timer_start(&ct->t.retx, ct_retx, ct->t.retx_ms, 0);
+    }
+    return 0;
+}
+
+/* A TCP/TLS target named by its address: bound to the worker's connection
+ * to it, so that the connection's end ends the transaction. */
+static int ct_bind_connection(struct wsip_ctrans *ct, const char *name, const char **why)
+{
+    struct wsip_target *t = &ct->target;
+    if (t->flow || t->kind == WSIP_LISTEN_UDP)
+        return 0;
+    struct wsip_conn *c =
+        wsip_conn_outgoing(ct->t.w, t->kind, (const struct sockaddr *)&t->addr, name, why);
+    if (!c)
+        return -1;
+    t->flow = wsip_conn_flow(c);
+    flows_sync(ct);
+    return 0;
+}
+
+struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
+                                     const struct wsip_ctrans_ops *ops, void *arg)
+{
+    struct wsip_ctrans *ct = ct_create(req, len, ops, arg);
+    if (!ct)
+        return NULL;
+    ct->target = *target;
+    flows_sync(ct);
+    ct->t.reliable = wsip_target_reliable(target);
+    const char *why;
+    if (ct_bind_connection(ct, NULL, &why) < 0 || ct_transmit(ct) < 0) {
         /* sec 17.1.4: the request could not be sent; the caller learns it
          * from the NULL, no callback runs */
         ct->ops = NULL;
@@ -719,13 +872,121 @@ struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const voi
         terminate(&ct->t);
         return NULL;
     }
-    const struct wsip_txn_timers *tm = &tab->timers;
-    if (!ct->t.reliable) {
-        ct->t.retx_ms = tm->t1; /* timer A / E */
-        uv_timer_start(&ct->t.retx, ct_retx, ct->t.retx_ms, 0);
-    }
-    uv_timer_start(&ct->t.life, ct_life, 64u * tm->t1, 0); /* timer B / F */
+    uv_timer_start(&ct->t.life, ct_life, 64u * ct->t.tab->timers.t1, 0); /* timer B / F */
     return ct;
+}
+
+/* Ends the transaction on the next loop turn: the caller may be in the
+ * middle of creating it, or of a lookup's answer. */
+static void ct_fail_soon(struct wsip_ctrans *ct, enum wsip_ctrans_end how, const char *why)
+{
+    if (ct->fail_how || ct->ended || ct->t.state == ST_TERMINATED)
+        return;
+    ct->fail_how = (uint8_t)how;
+    ct->fail_why = why;
+    if (ct->hop)
+        wsip_resolve_cancel(&ct->hop->wait);
+    uv_timer_stop(&ct->t.retx);
+    uv_timer_start(&ct->t.life, ct_life, 0, 0);
+}
+
+/* Sends to the hop's current address, or the next one that can be used. */
+static void ct_dial(struct wsip_ctrans *ct)
+{
+    struct ct_hop *h = ct->hop;
+    struct wsip_worker *w = ct->t.w;
+    const char *why = "no address that can be used";
+    for (; h->cur < h->naddrs; h->cur++) {
+        struct wsip_target t = {.kind = h->hop.kind, .addr = h->addrs[h->cur]};
+        wsip_addr_set_port(&t.addr, h->hop.port);
+        if (t.kind == WSIP_LISTEN_UDP && !wsip_worker_udp(w, t.addr.ss_family)) {
+            why = "no UDP listener of that address family";
+            continue;
+        }
+        ct->target = t;
+        flows_sync(ct);
+        if (ct_bind_connection(ct, h->hop.numeric ? NULL : h->hop.host, &why) < 0)
+            continue;
+        if (ct_transmit(ct) == 0) {
+            h->sent = true;
+            return;
+        }
+        why = "send failed";
+    }
+    if (h->naddrs)
+        h->cur = h->naddrs - 1; /* the error names the last address tried */
+    ct_fail_soon(ct, WSIP_CTRANS_TRANSPORT_ERR, why);
+}
+
+static void on_hop_resolved(struct wsip_resolve_wait *rw, int status,
+                            const struct sockaddr_storage *addrs, unsigned n)
+{
+    struct ct_hop *h = (struct ct_hop *)(void *)((char *)rw - offsetof(struct ct_hop, wait));
+    if (status < 0) {
+        ct_fail_soon(h->ct, WSIP_CTRANS_TRANSPORT_ERR, wsip_resolve_strerror(status));
+        return;
+    }
+    memcpy(h->addrs, addrs, n * sizeof(addrs[0]));
+    h->naddrs = n;
+    h->cur = 0;
+    ct_dial(h->ct);
+}
+
+struct wsip_ctrans *wsip_ctrans_send_hop(const struct wsip_hop *hop, const void *req, size_t len,
+                                         const struct wsip_ctrans_ops *ops, void *arg)
+{
+    struct wsip_ctrans *ct = ct_create(req, len, ops, arg);
+    if (!ct)
+        return NULL;
+    struct ct_hop *h = calloc(1, sizeof(*h));
+    if (!h) {
+        ct->ops = NULL;
+        ct->ended = true;
+        terminate(&ct->t);
+        return NULL;
+    }
+    h->hop = *hop;
+    h->ct = ct;
+    h->wait.done = on_hop_resolved;
+    ct->hop = h;
+    ct->target.kind = hop->kind;
+    ct->t.reliable = hop->kind != WSIP_LISTEN_UDP;
+    /* timer B / F bounds the lookup and the connect too */
+    uv_timer_start(&ct->t.life, ct_life, 64u * ct->t.tab->timers.t1, 0);
+    if (hop->numeric) {
+        if (wsip_hop_numeric_addr(hop, &h->addrs[0]) == 0)
+            h->naddrs = 1;
+        ct_dial(ct);
+        return ct;
+    }
+    int rc = wsip_resolve(ct->t.w, hop->host, &h->wait, h->addrs, &h->naddrs);
+    if (rc == 0)
+        ct_dial(ct);
+    else if (rc < 0)
+        ct_fail_soon(ct, WSIP_CTRANS_TRANSPORT_ERR, wsip_resolve_strerror(rc));
+    return ct; /* else the lookup answers later */
+}
+
+const char *wsip_ctrans_error(const struct wsip_ctrans *ct, char *buf, size_t cap)
+{
+    if (!ct->fail_why) {
+        snprintf(buf, cap, "%s", "");
+        return buf;
+    }
+    const struct ct_hop *h = ct->hop;
+    const char *tp = wsip_listen_kind_name(ct->target.kind);
+    if (h && h->naddrs == 0) {
+        /* nothing to connect to: the name did not resolve */
+        snprintf(buf, cap, "DNS lookup of %s failed: %s", h->hop.host, ct->fail_why);
+    } else if (ct->target.addr.ss_family) {
+        char addr[64];
+        wsip_addr_str((const struct sockaddr *)&ct->target.addr, addr, sizeof(addr));
+        snprintf(buf, cap, "%s to %s%s%s: %s", tp, addr, h && !h->hop.numeric ? " for " : "",
+                 h && !h->hop.numeric ? h->hop.host : "", ct->fail_why);
+    } else {
+        snprintf(buf, cap, "%s: %s", tp, ct->fail_why);
+    }
+    return buf;
 }
 
 struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct)
@@ -756,6 +1017,12 @@ int wsip_ctrans_cancel(struct wsip_ctrans *ct, struct wsip_str extra)
         ct->t.state == ST_COMPLETED)
         return -1;
     ct->cancel_wanted = true;
+    if (ct->hop && !ct->hop->sent) {
+        /* nothing left yet (the name is being looked up): nothing to
+         * cancel downstream, the branch just ends (sec 16.10: 487) */
+        ct_fail_soon(ct, WSIP_CTRANS_CANCELLED, "cancelled before it was sent");
+        return 0;
+    }
     wsip_sbuf_append(&ct->cancel_extra, extra.p, extra.len);
     /* sec 9.1: not before a provisional response */
     if (ct->got_provisional)
@@ -828,14 +1095,29 @@ static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
 
 /* --------------------------------------------------------- flow failure */
 
-static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow)
+/* A next hop whose connection never came up tries its next address
+ * (RFC 3263 sec 4.3); false when there is none. */
+static bool ct_try_next_address(struct wsip_ctrans *ct, const struct wsip_flow_loss *loss)
+{
+    struct ct_hop *h = ct->hop;
+    if (!loss->unreached || !h || h->cur + 1 >= h->naddrs || ct->got_provisional)
+        return false;
+    h->cur++;
+    ct->target.flow = 0;
+    flows_sync(ct);
+    ct_dial(ct);
+    return true;
+}
+
+static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow,
+                             const struct wsip_flow_loss *loss)
 {
     struct wsip_txn_table *tab = w->txn;
     if (!tab)
         return;
     /* collect first: ending one transaction runs the TU, which may end or
-     * start others (CANCELs); terminated ones stay allocated until their
-     * handles close, after this returns */
+     * start others (CANCELs) or dial a next address; terminated ones stay
+     * allocated until their handles close, after this returns */
     size_t n = 0, cap = 0;
     struct wsip_ctrans **hit = NULL;
     for (struct wsip_ctrans *ct = tab->flows; ct; ct = ct->fnext) {
@@ -852,9 +1134,13 @@ static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow)
         hit[n++] = ct;
     }
     for (size_t i = 0; i < n; i++) {
-        struct txn *x = &hit[i]->t;
-        if (x->state == ST_CALLING || x->state == ST_TRYING || x->state == ST_PROCEEDING) {
-            ct_end(hit[i], WSIP_CTRANS_FLOW_FAILED);
+        struct wsip_ctrans *ct = hit[i];
+        struct txn *x = &ct->t;
+        if (!ct->fail_how &&
+            (x->state == ST_CALLING || x->state == ST_TRYING || x->state == ST_PROCEEDING) &&
+            !ct_try_next_address(ct, loss)) {
+            ct->fail_why = loss->why;
+            ct_end(ct, loss->how);
             terminate(x);
         }
     }
@@ -864,22 +1150,24 @@ static void flow_closed_here(struct wsip_worker *w, wsip_flow_token flow)
 struct flow_task {
     struct wsip_task task;
     wsip_flow_token flow;
+    struct wsip_flow_loss loss;
 };
 
 static void flow_closed_task(struct wsip_worker *w, struct wsip_task *t)
 {
     struct flow_task *ft = (struct flow_task *)t;
-    flow_closed_here(w, ft->flow);
+    flow_closed_here(w, ft->flow, &ft->loss);
     free(ft);
 }
 
-void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow)
+void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow,
+                          const struct wsip_flow_loss *loss)
 {
     struct wsip_worker *self = wsip_worker_self();
     for (unsigned i = 0; i < s->nworkers; i++) {
         struct wsip_worker *w = &s->workers[i];
         if (w == self) {
-            flow_closed_here(w, flow);
+            flow_closed_here(w, flow, loss);
             continue;
         }
         struct flow_task *ft = malloc(sizeof(*ft));
@@ -887,6 +1175,7 @@ void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow)
             continue;
         ft->task.fn = flow_closed_task;
         ft->flow = flow;
+        ft->loss = *loss;
         if (wsip_worker_post(w, &ft->task) < 0)
             free(ft);
     }

@@ -17,14 +17,20 @@ struct wsip_ctrans;
 struct wsip_target {
     enum wsip_listen_kind kind;   /* UDP, TCP, TLS, WS, WSS */
     wsip_flow_token flow;         /* non-zero: down this connection */
-    struct sockaddr_storage addr; /* else the destination (UDP for now) */
+    struct sockaddr_storage addr; /* else the destination (TCP/TLS: over the worker's
+                                     outgoing connection to it) */
 };
 
 bool wsip_target_reliable(const struct wsip_target *t);
-/* Sends bytes to a target from worker w (copying only when handed over):
- * responses and ACKs, which no transaction of ours waits on. */
+/* Sends bytes to a target from worker w (copying only when handed over);
+ * a TCP or TLS address without a flow goes over the worker's outgoing
+ * connection to it (opened when there is none). */
 int wsip_target_send(struct wsip_worker *w, const struct wsip_target *t, const void *data,
                      size_t len);
+/* Sends bytes, without a transaction (an ACK for a 2xx), to a next hop
+ * named by a URI: at once for an IP address or a cached name, after the
+ * lookup otherwise (the bytes are copied). -1 when it cannot be sent. */
+int wsip_hop_send(struct wsip_worker *w, const struct wsip_hop *hop, const void *data, size_t len);
 
 /* ----------------------------------------------------------- the layer */
 
@@ -39,9 +45,14 @@ void wsip_txn_table_free(struct wsip_txn_table *t);
  * report WSIP_CTRANS_SHUTDOWN to their TU first. */
 void wsip_txn_shutdown(struct wsip_worker *w);
 /* A connection closed: client transactions of every worker still waiting
- * for an answer on it end with WSIP_CTRANS_FLOW_FAILED. Called on the
- * connection's worker; reaches the others by hand-over. */
-void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow);
+ * for an answer on it end with loss->how (FLOW_FAILED for a flow the peer
+ * opened, TRANSPORT_ERR for one wsip opened), except those sent to a next
+ * hop with more addresses when nothing reached the peer (the connection
+ * never came up): they try the next address. Called on the connection's
+ * worker; reaches the others by hand-over. */
+struct wsip_flow_loss;
+void wsip_txn_flow_closed(struct wsip_server *s, wsip_flow_token flow,
+                          const struct wsip_flow_loss *loss);
 
 struct wsip_txn_stats {
     uint64_t strans, ctrans; /* created */
@@ -93,9 +104,18 @@ void wsip_strans_release(struct wsip_strans *st);
 enum wsip_ctrans_end {
     WSIP_CTRANS_DONE = 0,      /* a final response was passed on */
     WSIP_CTRANS_TIMEOUT,       /* timer B / F: no final response */
-    WSIP_CTRANS_TRANSPORT_ERR, /* the request could not be sent */
+    WSIP_CTRANS_TRANSPORT_ERR, /* the request could not be sent (DNS, connect, TLS, a
+                                  connection wsip opened that closed): sec 16.9 */
     WSIP_CTRANS_FLOW_FAILED,   /* the connection it was sent on closed (RFC 5626: 430) */
     WSIP_CTRANS_SHUTDOWN,      /* the worker is stopping: free, answer nothing */
+    WSIP_CTRANS_CANCELLED,     /* CANCELled before the request was sent (still resolving) */
+};
+
+/* How a connection ended, for the transactions waiting on it. */
+struct wsip_flow_loss {
+    enum wsip_ctrans_end how; /* FLOW_FAILED or TRANSPORT_ERR */
+    const char *why;          /* static text */
+    bool unreached;           /* it never came up: nothing sent on it arrived */
 };
 
 struct wsip_ctrans_ops {
@@ -120,6 +140,18 @@ int wsip_txn_branch_worker(struct wsip_str branch);
  * called then). */
 struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
                                      const struct wsip_ctrans_ops *ops, void *arg);
+/* The same for a next hop named by a URI: its host is looked up (DNS, A and
+ * AAAA, cached per worker) and the request goes to the first address that
+ * can be used, over UDP or the worker's outgoing TCP/TLS connection (opened
+ * as needed; a connection that never comes up makes it try the next
+ * address). Timer B / F runs from now. Once this returns non-NULL, every
+ * failure (DNS, connect, TLS) comes later through on_end as
+ * WSIP_CTRANS_TRANSPORT_ERR, with wsip_ctrans_error saying why. */
+struct wsip_ctrans *wsip_ctrans_send_hop(const struct wsip_hop *hop, const void *req, size_t len,
+                                         const struct wsip_ctrans_ops *ops, void *arg);
+/* Why the transaction ended without an answer ("connect to tcp
+ * 127.0.0.1:5070: connection refused"), in buf; "" when it did not. */
+const char *wsip_ctrans_error(const struct wsip_ctrans *ct, char *buf, size_t cap);
 /* CANCEL for a pending INVITE (sec 9.1): sent now if a provisional response
  * arrived, else as soon as one does. extra: header lines (e.g. Reason). */
 int wsip_ctrans_cancel(struct wsip_ctrans *ct, struct wsip_str extra);

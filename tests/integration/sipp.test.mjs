@@ -55,7 +55,8 @@ function sippBinary() {
 class Sipp {
   /**
    * o.scenario (file in tests/integration/sipp/), o.remote (host:port),
-   * o.port (local UDP port), o.service (-s), o.user / o.auth_uri (digest),
+   * o.port (local port), o.transport (-t: u1 UDP, default; t1 TCP),
+   * o.service (-s), o.user / o.auth_uri (digest),
    * o.keys ({name: value}, -key).
    */
   static start(o) {
@@ -65,7 +66,7 @@ class Sipp {
     const args = [
       o.remote,
       '-sf', path.join(SCENARIOS, o.scenario),
-      '-t', 'u1',
+      '-t', o.transport || 'u1',
       '-i', '127.0.0.1',
       '-p', String(o.port),
       '-mp', String(o.mediaPort),
@@ -136,6 +137,23 @@ class Sipp {
   }
 }
 
+/** Whether something listens on TCP 127.0.0.1:port (polls /proc/net/tcp,
+ * without connecting: a probe would be a connection SIPp has to handle). */
+async function tcpListening(port, ms = wait(10000)) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const rows = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1);
+    const listening = rows.some((r) => {
+      const f = r.trim().split(/\s+/); // sl local_address rem_address st ...
+      return f[1]?.endsWith(hex) && f[3] === '0A'; // 0A: LISTEN
+    });
+    if (listening) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
 // ----------------------------------------------------------- WS agent
 
 function sdpOffer() {
@@ -166,7 +184,7 @@ describe('SIPp over UDP <-> WebSocket clients through wsip (issue #4)', SUITE, (
       assert.equal(r.code, 0, `wsip user add ${u}: ${r.stderr}`);
     }
     // SIPp answers only the first challenge, and only MD5: see the top comment
-    srv = await startServer({ listen: ['udp', 'ws'], args: ['--db', db], });
+    srv = await startServer({ listen: ['udp', 'tcp', 'ws'], args: ['--db', db] });
     servers.push(srv);
   });
 
@@ -194,8 +212,8 @@ describe('SIPp over UDP <-> WebSocket clients through wsip (issue #4)', SUITE, (
     }
   });
 
-  async function callSippUas(alice, uasSipp) {
-    const req = await alice.invite(`sip:bob@${DOMAIN}`);
+  async function callSippUas(alice, uasSipp, ruri = `sip:bob@${DOMAIN}`) {
+    const req = await alice.invite(ruri);
     const trying = await alice.response(req);
     assert.equal(trying.status, 100, `first response to the INVITE: ${dump(trying)}`);
     const ringing = await alice.response(req);
@@ -230,6 +248,22 @@ describe('SIPp over UDP <-> WebSocket clients through wsip (issue #4)', SUITE, (
       `what alice saw: ${alice.seen.join(' | ')}`,
     );
   }
+
+  test('WS caller -> SIPp UAS over TCP in another domain: wsip opens the connection; 100, 180, 200, ACK; BYE from SIPp over it answered 200', async () => {
+    const ports = await sippPorts();
+    // no registration: the Request-URI names SIPp's address, outside wsip's
+    // domains, so wsip connects to it (RFC 3263: transport=tcp)
+    const uasSipp = Sipp.start({ scenario: 'uas.xml', remote: `127.0.0.1:${srv.port('tcp')}`, ...ports, service: 'bob', transport: 't1' });
+    assert.ok(await tcpListening(ports.port), `SIPp does not listen on TCP ${ports.port}\n${uasSipp.log()}`);
+    const alice = await Ua.open(srv, 'alice', 'ws');
+    await alice.register({ checkBinding: false });
+    try {
+      await callSippUas(alice, uasSipp, `sip:bob@127.0.0.1:${ports.port};transport=tcp`);
+    } catch (e) {
+      e.message += `\n${uasSipp.log()}`;
+      throw e;
+    }
+  });
 
   test('SIPp UAC over UDP (digest, 407) -> WS client: 200, ACK, BYE from SIPp answered 200', async () => {
     const bobWs = await Ua.open(srv, 'bob-ws', 'ws');

@@ -143,11 +143,14 @@ START_TEST(defaults_are_the_documented_ones)
     ck_assert_uint_eq(c.net.handshakes_per_ip_per_second, 20);
     ck_assert_uint_eq(c.net.send_queue_limit, 1048576);
     ck_assert_uint_eq(c.tcp.idle_timeout, 180);
-    ck_assert_uint_eq(c.tcp.connect_timeout, 10);
+    ck_assert_uint_eq(c.tcp.connect_timeout, 5);
     ck_assert(c.tcp.nodelay);
     ck_assert_str_eq(c.tls.certificate, "");
     ck_assert_str_eq(c.tls.private_key, "");
     ck_assert_int_eq(c.tls.min_version, WSIP_TLS_1_2);
+    ck_assert(c.tls.verify_peer);
+    ck_assert_str_eq(c.tls.ca_file, "");
+    ck_assert_uint_eq(c.dns.cache_ttl, 30);
     ck_assert_uint_eq(c.registrar.min_expires, 60);
     ck_assert_uint_eq(c.registrar.default_expires, 600);
     ck_assert_uint_eq(c.registrar.max_expires, 3600);

@@ -1011,6 +1011,29 @@ START_TEST(verify_peer)
 }
 END_TEST
 
+/* No CA file but system_cas (wsip's default for outgoing TLS): verification
+ * is on, and a self-signed server is refused. */
+START_TEST(verify_system_cas)
+{
+    struct wsip_tls_config cfg;
+    wsip_tls_config_default(&cfg, WSIP_TLS_CLIENT);
+    cfg.system_cas = true;
+    struct wsip_tls_ctx *cctx = NULL, *sctx = server_ctx(g_certdir, 0, 0, 1);
+    struct wsip_tls_err err = {{0}};
+    ck_assert_msg(wsip_tls_ctx_new(&cctx, &cfg, &err) == 0, "client ctx: %s", err.msg);
+    struct side cl, sv;
+    pair_up(&cl, &sv, cctx, sctx, "localhost");
+    drive(&cl, &sv, 0);
+    ck_assert_int_eq(cl.rc, WSIP_TLS_ERROR);
+    ck_assert_pstr_eq(wsip_tls_conn_error(cl.c), "certificate verify failed");
+    ck_assert(!wsip_tls_handshake_done(cl.c));
+    side_free(&cl);
+    side_free(&sv);
+    wsip_tls_ctx_free(sctx);
+    wsip_tls_ctx_free(cctx);
+}
+END_TEST
+
 static ASN1_INTEGER *file_serial(const char *dir)
 {
     char *p = path_in(dir, "cert.pem");
@@ -1225,6 +1248,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, close_notify_both_ways);
     tcase_add_test(tc, version_mismatch);
     tcase_add_test(tc, verify_peer);
+    tcase_add_test(tc, verify_system_cas);
     tcase_add_test(tc, resumption);
     suite_add_tcase(s, tc);
 
