@@ -382,6 +382,8 @@ void wsip_sbuf_init(struct wsip_sbuf *b);
 void wsip_sbuf_free(struct wsip_sbuf *b);
 void wsip_sbuf_append(struct wsip_sbuf *b, const void *p, size_t len);
 void wsip_sbuf_puts(struct wsip_sbuf *b, const char *s);
+/* v in decimal. */
+void wsip_sbuf_putu(struct wsip_sbuf *b, uint64_t v);
 void wsip_sbuf_printf(struct wsip_sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/siphash.h"
 #include "core/core.h"
 
@@ -65,7 +66,12 @@ static void hop_key(wsip_flow_token flow, const char *ip, const struct wsip_via 
         return;
     }
     unsigned port = v->rport ? v->rport : v->has_port ? v->port : 5060;
-    snprintf(out, cap, "addr:%s:%u", ip, port);
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, "addr:");
+    wsip_fmt_cstr(&f, ip);
+    wsip_fmt_char(&f, ':');
+    wsip_fmt_uint(&f, port);
 }
 
 static bool branch_mac(const struct wsip_core *core, struct wsip_str signed_part, const char *hop,
@@ -128,7 +134,7 @@ int wsip_proxy_branch(const struct wsip_core *core, struct wsip_worker *w,
                       wsip_flow_token in_flow, char *out, size_t cap)
 {
     char loop[LOOP_HEX + 1], hop[96], ip[64], mac[MAC_HEX + 1];
-    snprintf(loop, sizeof(loop), "%016llx", (unsigned long long)loop_hash(core, w->srv, m));
+    wsip_hex64(loop_hash(core, w->srv, m), loop);
     struct wsip_via v;
     const struct wsip_via *top = NULL;
     if (top_via.len)
@@ -144,7 +150,8 @@ int wsip_proxy_branch(const struct wsip_core *core, struct wsip_worker *w,
     size_t len = strlen(out);
     if (!branch_mac(core, wsip_str_make(out, len), hop, mac))
         return -1;
-    snprintf(out + len, cap - len, "-%s", mac);
+    out[len] = '-';
+    memcpy(out + len + 1, mac, MAC_HEX + 1); /* cap >= WSIP_PROXY_BRANCH_MAX leaves room */
     return 0;
 }
 
@@ -173,7 +180,7 @@ bool wsip_proxy_loop_detected(const struct wsip_core *core, const struct wsip_se
         /* we forwarded it before: the same fields again is a loop, other
          * ones a spiral (sec 16.3 step 4) */
         if (!want[0])
-            snprintf(want, sizeof(want), "%016llx", (unsigned long long)loop_hash(core, s, m));
+            wsip_hex64(loop_hash(core, s, m), want);
         if (memcmp(loop.p, want, LOOP_HEX) == 0)
             return true;
     }

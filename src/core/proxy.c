@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/siphash.h"
 #include "core/core.h"
 #include "wsip/log.h"
@@ -220,11 +221,19 @@ static void via_host(const struct wsip_server *s, enum wsip_listen_kind kind, ch
         const struct wsip_listen_spec *l = &s->opt.listen[i];
         if (l->kind == kind) {
             bool v6 = strchr(l->host, ':') != NULL;
-            snprintf(out, cap, "%s%s%s:%u", v6 ? "[" : "", l->host, v6 ? "]" : "", l->port);
+            struct wsip_fmt f;
+            wsip_fmt_init(&f, out, cap);
+            if (v6)
+                wsip_fmt_char(&f, '[');
+            wsip_fmt_cstr(&f, l->host);
+            wsip_fmt_cstr(&f, v6 ? "]:" : ":");
+            wsip_fmt_uint(&f, l->port);
             return;
         }
     }
-    snprintf(out, cap, "%s", s->opt.ndomains ? s->opt.domains[0] : "localhost");
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, s->opt.ndomains ? s->opt.domains[0] : "localhost");
 }
 
 static const char *via_transport(enum wsip_listen_kind k)
@@ -268,7 +277,18 @@ static void rr_value(const struct wsip_core *core, const struct wsip_server *s,
     if (flow)
         flow_hex(core, flow, tok);
     static const char *const tp[] = {"udp", "tcp", "tls", "ws", "ws"};
-    snprintf(out, cap, "<sip:%s;transport=%s;lr%s%s>", host, tp[kind], flow ? ";wsf=" : "", tok);
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, "<sip:");
+    wsip_fmt_cstr(&f, host);
+    wsip_fmt_cstr(&f, ";transport=");
+    wsip_fmt_cstr(&f, tp[kind]);
+    wsip_fmt_cstr(&f, ";lr");
+    if (flow) {
+        wsip_fmt_cstr(&f, ";wsf=");
+        wsip_fmt_cstr(&f, tok);
+    }
+    wsip_fmt_char(&f, '>');
 }
 
 /* The request as it leaves for target t (sec 16.6): Request-URI (when
@@ -278,9 +298,10 @@ static void rr_value(const struct wsip_core *core, const struct wsip_server *s,
 static int build_forward(struct wsip_core *core, struct wsip_worker *w,
                          const struct wsip_source *src, struct wsip_msg *m,
                          const struct wsip_target *t, const char *ruri, const char *path,
-                         unsigned npop, bool record_route, struct wsip_sbuf *out)
+                         unsigned npop, bool record_route, struct wsip_sbuf *out,
+                         char branch[WSIP_PROXY_BRANCH_MAX])
 {
-    char branch[WSIP_PROXY_BRANCH_MAX], host[160], via[400], tok[40] = "";
+    char host[160], via[400], tok[40] = "";
     via_host(w->srv, t->kind, host, sizeof(host));
     bool in_flow = src->kind != WSIP_LISTEN_UDP && src->flow;
     if (in_flow)
@@ -292,10 +313,23 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
     struct wsip_str sv = src->kind == WSIP_LISTEN_UDP
                              ? wsip_source_stamp_via(src, m, stamped, sizeof(stamped))
                              : WSIP_STR_NULL;
-    if (wsip_proxy_branch(core, w, src, m, sv, in_flow ? src->flow : 0, branch, sizeof(branch)) < 0)
+    if (wsip_proxy_branch(core, w, src, m, sv, in_flow ? src->flow : 0, branch,
+                          WSIP_PROXY_BRANCH_MAX) < 0)
         return -1;
-    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s%s%s", via_transport(t->kind), host, branch,
-             in_flow ? ";wsf=" : "", tok);
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, via, sizeof(via));
+    wsip_fmt_cstr(&f, "SIP/2.0/");
+    wsip_fmt_cstr(&f, via_transport(t->kind));
+    wsip_fmt_char(&f, ' ');
+    wsip_fmt_cstr(&f, host);
+    wsip_fmt_cstr(&f, ";branch=");
+    wsip_fmt_cstr(&f, branch);
+    if (in_flow) {
+        wsip_fmt_cstr(&f, ";wsf=");
+        wsip_fmt_cstr(&f, tok);
+    }
+    if (wsip_fmt_done(&f) < 0)
+        return -1;
     struct wsip_builder bld;
     wsip_builder_init(&bld, m);
     int rc = 0;
@@ -343,6 +377,12 @@ static int build_forward(struct wsip_core *core, struct wsip_worker *w,
     return rc == 0 && !out->oom ? 0 : -1;
 }
 
+/* What the client transaction needs to know of the request we built. */
+static struct wsip_ctrans_id ctrans_id(const struct wsip_msg *m, const char *branch)
+{
+    return (struct wsip_ctrans_id){wsip_str_cstr(branch), m->method, m->method_id};
+}
+
 /* One branch: the request retargeted to a binding (sec 16.6). */
 static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
                                    const struct wsip_source *src, struct wsip_msg *m,
@@ -356,8 +396,11 @@ static struct wsip_ctrans *forward(struct proxy_ctx *x, struct wsip_worker *w,
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     struct wsip_ctrans *ct = NULL;
-    if (build_forward(x->core, w, src, m, &t, b->contact, b->path, npop, rr, &out) == 0)
-        ct = wsip_ctrans_send(&t, out.p, out.len, &branch_ops, x);
+    char branch[WSIP_PROXY_BRANCH_MAX];
+    if (build_forward(x->core, w, src, m, &t, b->contact, b->path, npop, rr, &out, branch) == 0) {
+        struct wsip_ctrans_id id = ctrans_id(m, branch);
+        ct = wsip_ctrans_send(&t, out.p, out.len, &id, &branch_ops, x);
+    }
     wsip_sbuf_free(&out);
     return ct;
 }
@@ -374,8 +417,9 @@ static bool source_trusted(const struct wsip_core *core, const struct wsip_sourc
  * else t (a flow); the server transaction waits for that branch. */
 static void relay_one(struct wsip_core *core, struct wsip_strans *st, struct wsip_msg *m,
                       const struct wsip_target *t, const struct wsip_hop *hop,
-                      const struct wsip_sbuf *out)
+                      const struct wsip_sbuf *out, const char *branch)
 {
+    struct wsip_ctrans_id id = ctrans_id(m, branch);
     struct proxy_ctx *x = calloc(1, sizeof(*x));
     if (!x) {
         reply(st, 500, "Out of memory");
@@ -389,8 +433,8 @@ static void relay_one(struct wsip_core *core, struct wsip_strans *st, struct wsi
         reply(st, 100, NULL); /* sec 16.2, or a re-INVITE */
         wsip_strans_set_cancel(st, on_cancel, x);
     }
-    struct wsip_ctrans *ct = hop ? wsip_ctrans_send_hop(hop, out->p, out->len, &branch_ops, x)
-                                 : wsip_ctrans_send(t, out->p, out->len, &branch_ops, x);
+    struct wsip_ctrans *ct = hop ? wsip_ctrans_send_hop(hop, out->p, out->len, &id, &branch_ops, x)
+                                 : wsip_ctrans_send(t, out->p, out->len, &id, &branch_ops, x);
     if (!ct) {
         wsip_strans_set_cancel(st, NULL, NULL);
         reply(st, t->flow ? 430 : 503,
@@ -421,7 +465,10 @@ static void forward_elsewhere(struct wsip_core *core, const struct wsip_source *
         if (wsip_core_authorize_proxy(core, src, st, m) < 0)
             return; /* challenged (407) or refused */
     }
-    struct wsip_msg *rq = wsip_strans_request(st);
+    /* the message as received: its headers are parsed already (the copy the
+     * server transaction keeps would parse them again); the forward is
+     * built before this returns */
+    struct wsip_msg *rq = m;
     unsigned npop = 0;
     const struct wsip_addr *next = NULL;
     for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
@@ -445,11 +492,12 @@ static void forward_elsewhere(struct wsip_core *core, const struct wsip_source *
     struct wsip_target t = {.kind = hop.kind};
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
+    char branch[WSIP_PROXY_BRANCH_MAX];
     if (build_forward(core, w, src, rq, &t, NULL, NULL, npop,
-                      dialog_creating(rq) && to && !to->has_tag, &out) < 0)
+                      dialog_creating(rq) && to && !to->has_tag, &out, branch) < 0)
         reply(st, 500, "Cannot build the request");
     else
-        relay_one(core, st, rq, &t, &hop, &out);
+        relay_one(core, st, rq, &t, &hop, &out, branch);
     wsip_sbuf_free(&out);
 }
 
@@ -506,9 +554,14 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
             core->loc, wsip_str_make(ruri->user.p + 6, ruri->user.len - 6), now, bs, MAX_BRANCHES);
     } else {
         char aor[512];
-        int an = snprintf(aor, sizeof(aor), "sip:%.*s@%.*s", (int)ruri->user.len, ruri->user.p,
-                          (int)ruri->host.len, ruri->host.p);
-        if (an < 0 || (size_t)an >= sizeof(aor)) {
+        struct wsip_fmt f;
+        wsip_fmt_init(&f, aor, sizeof(aor));
+        wsip_fmt_cstr(&f, "sip:");
+        wsip_fmt_str(&f, ruri->user);
+        wsip_fmt_char(&f, '@');
+        wsip_fmt_str(&f, ruri->host);
+        int an = wsip_fmt_done(&f);
+        if (an < 0) {
             reply(st, 400, "Request-URI too long");
             return;
         }
@@ -544,7 +597,10 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
     wsip_strans_keep(st); /* the branches' timers bound its life now */
     /* a pre-loaded Route to us (RFC 7118 sec 8.2 F1) is popped (sec 16.4) */
     unsigned npop = 0;
-    struct wsip_msg *rq = wsip_strans_request(st);
+    /* the message as received: its headers are parsed already (the copy the
+     * server transaction keeps would parse them again); the forward is
+     * built before this returns */
+    struct wsip_msg *rq = m;
     for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
         const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
         if (!a || !wsip_server_uri_is_us(w->srv, &a->uri))
@@ -723,7 +779,8 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
         t.kind = hop.kind;
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    if (build_forward(core, w, src, m, &t, NULL, NULL, npop, false, &out) < 0) {
+    char branch[WSIP_PROXY_BRANCH_MAX];
+    if (build_forward(core, w, src, m, &t, NULL, NULL, npop, false, &out, branch) < 0) {
         wsip_sbuf_free(&out);
         if (st)
             reply(st, 500, "Cannot build the request");
@@ -737,7 +794,7 @@ void wsip_proxy_route(struct wsip_core *core, const struct wsip_source *src, str
         else
             wsip_target_send(w, &t, out.p, out.len);
     } else {
-        relay_one(core, st, m, &t, by_hop ? &hop : NULL, &out);
+        relay_one(core, st, m, &t, by_hop ? &hop : NULL, &out, branch);
     }
     wsip_sbuf_free(&out);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "sip_int.h"
 
 /* ------------------------------------------------------------------ sbuf */
@@ -60,6 +61,15 @@ void wsip_sbuf_append(struct wsip_sbuf *b, const void *p, size_t len)
 void wsip_sbuf_puts(struct wsip_sbuf *b, const char *s)
 {
     wsip_sbuf_append(b, s, strlen(s));
+}
+
+void wsip_sbuf_putu(struct wsip_sbuf *b, uint64_t v)
+{
+    char d[24]; /* 20 digits at most, and the NUL */
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, d, sizeof(d));
+    wsip_fmt_uint(&f, v);
+    wsip_sbuf_append(b, d, f.len);
 }
 
 void wsip_sbuf_printf(struct wsip_sbuf *b, const char *fmt, ...)
@@ -361,8 +371,10 @@ int wsip_builder_decrement_max_forwards(struct wsip_builder *b)
         if (!h)
             return -1;
         char num[8];
-        int n = snprintf(num, sizeof(num), "%d", mf - 1);
-        rc = wsip_builder_replace_hdr(b, h, wsip_str_make(num, (size_t)n));
+        struct wsip_fmt f;
+        wsip_fmt_init(&f, num, sizeof(num));
+        wsip_fmt_uint(&f, (unsigned)(mf - 1));
+        rc = wsip_builder_replace_hdr(b, h, wsip_str_make(num, f.len));
     }
     if (rc == 0)
         b->mf_done = true;
@@ -519,7 +531,12 @@ static int plan(struct wsip_builder *b, unsigned *nops)
     }
     if (b->body_replaced || b->want_clen) {
         size_t blen = b->body_replaced ? b->body_len : m->body.len;
-        int w = snprintf(b->clen_line, sizeof(b->clen_line), "Content-Length: %zu\r\n", blen);
+        struct wsip_fmt f;
+        wsip_fmt_init(&f, b->clen_line, sizeof(b->clen_line));
+        wsip_fmt_cstr(&f, "Content-Length: ");
+        wsip_fmt_uint(&f, blen);
+        wsip_fmt_cstr(&f, "\r\n");
+        int w = wsip_fmt_done(&f);
         const char *digits = b->clen_line + 16;
         size_t ndigits = (size_t)w - 18;
         bool kept = false;
@@ -638,7 +655,11 @@ int wsip_response_build_via(struct wsip_sbuf *out, struct wsip_msg *req, unsigne
         return -1;
 
     size_t start = out->len;
-    wsip_sbuf_printf(out, "SIP/2.0 %u %s\r\n", status, rs);
+    wsip_sbuf_puts(out, "SIP/2.0 ");
+    wsip_sbuf_putu(out, status);
+    wsip_sbuf_append(out, " ", 1);
+    wsip_sbuf_puts(out, rs);
+    wsip_sbuf_append(out, "\r\n", 2);
     for (bool top = true; h; h = wsip_msg_hdr_next(req, h), top = false)
         put_hdr(out, "Via", top && top_via.len ? top_via : h->value);
     if ((h = wsip_msg_hdr(req, WSIP_HDR_FROM)))
@@ -662,7 +683,9 @@ int wsip_response_build_via(struct wsip_sbuf *out, struct wsip_msg *req, unsigne
     if (status == 100 && (h = wsip_msg_hdr(req, WSIP_HDR_TIMESTAMP)))
         put_hdr(out, "Timestamp", h->value);
     wsip_sbuf_append(out, extra.p, extra.len);
-    wsip_sbuf_printf(out, "Content-Length: %zu\r\n\r\n", body.len);
+    wsip_sbuf_puts(out, "Content-Length: ");
+    wsip_sbuf_putu(out, body.len);
+    wsip_sbuf_append(out, "\r\n\r\n", 4);
     wsip_sbuf_append(out, body.p, body.len);
     if (out->oom) {
         out->len = start;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/siphash.h"
 #include "core/core.h"
 #include "transport/transport.h"
@@ -62,7 +63,9 @@ void wsip_random_tag(char *out, size_t cap)
     state ^= state << 17;
     char hex[17];
     wsip_hex64(state, hex);
-    snprintf(out, cap, "%s", hex);
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, hex);
 }
 
 /* The top Via as the response carries it: received= when the sent-by host
@@ -75,7 +78,7 @@ struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip
     const struct wsip_via *v = wsip_hdr_via(req, h, NULL);
     if (!v)
         return WSIP_STR_NULL;
-    char ip[64], port[8];
+    char ip[64];
     const struct sockaddr *sa = (const struct sockaddr *)&src->peer;
     uint16_t p;
     if (sa->sa_family == AF_INET) {
@@ -89,7 +92,6 @@ struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip
     } else {
         return WSIP_STR_NULL;
     }
-    snprintf(port, sizeof(port), "%u", p);
     bool fill_rport = v->has_rport && v->rport == 0;
     struct wsip_str host = v->host;
     if (host.len >= 2 && host.p[0] == '[') {
@@ -107,10 +109,20 @@ struct wsip_str wsip_source_stamp_via(const struct wsip_source *src, struct wsip
             if (wsip_str_caseeq_cstr(name, "rport"))
                 cut = (size_t)(name.p + name.len - h->value.p);
     }
-    int n = snprintf(buf, cap, "%.*s%s%s%.*s%s%s", (int)cut, h->value.p, fill_rport ? "=" : "",
-                     fill_rport ? port : "", (int)(h->value.len - cut), h->value.p + cut,
-                     add_received ? ";received=" : "", add_received ? ip : "");
-    if (n < 0 || (size_t)n >= cap)
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, buf, cap);
+    wsip_fmt_mem(&f, h->value.p, cut);
+    if (fill_rport) {
+        wsip_fmt_char(&f, '=');
+        wsip_fmt_uint(&f, p);
+    }
+    wsip_fmt_mem(&f, h->value.p + cut, h->value.len - cut);
+    if (add_received) {
+        wsip_fmt_cstr(&f, ";received=");
+        wsip_fmt_cstr(&f, ip);
+    }
+    int n = wsip_fmt_done(&f);
+    if (n < 0)
         return WSIP_STR_NULL;
     return wsip_str_make(buf, (size_t)n);
 }

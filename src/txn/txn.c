@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/random.h"
+#include "base/fmt.h"
 #include "base/siphash.h"
 #include "core/core.h"
 #include "txn/txn.h"
@@ -237,30 +238,49 @@ static int server_key(struct wsip_msg *m, enum wsip_method method, char *out, si
     if (method == WSIP_METHOD_ACK)
         method = WSIP_METHOD_INVITE;
     const char *mname = method == WSIP_METHOD_OTHER ? "" : wsip_method_name(method);
-    int n;
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
     if (v->branch.len > 7 && memcmp(v->branch.p, BRANCH_COOKIE, 7) == 0) {
-        n = snprintf(out, cap, "3261|%.*s|%.*s:%u|%s%.*s", (int)v->branch.len, v->branch.p,
-                     (int)v->host.len, v->host.p, v->has_port ? v->port : 0, mname,
-                     method == WSIP_METHOD_OTHER ? (int)cs->method.len : 0, cs->method.p);
+        wsip_fmt_cstr(&f, "3261|");
+        wsip_fmt_str(&f, v->branch);
+        wsip_fmt_char(&f, '|');
+        wsip_fmt_str(&f, v->host);
+        wsip_fmt_char(&f, ':');
+        wsip_fmt_uint(&f, v->has_port ? v->port : 0);
     } else {
         const struct wsip_addr *from = wsip_msg_from(m, NULL);
-        struct wsip_str cid = wsip_msg_call_id(m);
         struct wsip_hdr *vh = wsip_msg_hdr(m, WSIP_HDR_VIA);
         /* sec 17.2.3 fallback; the ACK's To-tag is not compared (simplified) */
-        n = snprintf(out, cap, "2543|%.*s|%.*s|%.*s|%u|%.*s|%s%.*s", (int)m->ruri_str.len,
-                     m->ruri_str.p, from ? (int)from->tag.len : 0, from ? from->tag.p : "",
-                     (int)cid.len, cid.p, cs->num, (int)vh->value.len, vh->value.p, mname,
-                     method == WSIP_METHOD_OTHER ? (int)cs->method.len : 0, cs->method.p);
+        wsip_fmt_cstr(&f, "2543|");
+        wsip_fmt_str(&f, m->ruri_str);
+        wsip_fmt_char(&f, '|');
+        if (from)
+            wsip_fmt_str(&f, from->tag);
+        wsip_fmt_char(&f, '|');
+        wsip_fmt_str(&f, wsip_msg_call_id(m));
+        wsip_fmt_char(&f, '|');
+        wsip_fmt_uint(&f, cs->num);
+        wsip_fmt_char(&f, '|');
+        wsip_fmt_str(&f, vh->value);
     }
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    wsip_fmt_char(&f, '|');
+    wsip_fmt_cstr(&f, mname);
+    if (method == WSIP_METHOD_OTHER)
+        wsip_fmt_str(&f, cs->method);
+    return wsip_fmt_done(&f) > 0 ? 0 : -1;
 }
 
 /* Client key (sec 17.1.3): our branch + the CSeq method (a CANCEL shares
  * the INVITE's branch). */
 static int client_key(struct wsip_str branch, struct wsip_str method, char *out, size_t cap)
 {
-    int n = snprintf(out, cap, "c|%.*s|%.*s", (int)branch.len, branch.p, (int)method.len, method.p);
-    return n > 0 && (size_t)n < cap ? 0 : -1;
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, "c|");
+    wsip_fmt_str(&f, branch);
+    wsip_fmt_char(&f, '|');
+    wsip_fmt_str(&f, method);
+    return wsip_fmt_done(&f) > 0 ? 0 : -1;
 }
 
 void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t cap)
@@ -272,8 +292,17 @@ void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t 
     counter++;
     char rnd[17];
     wsip_hex64(r, rnd);
-    snprintf(out, cap, BRANCH_COOKIE "-%u-%s%s%s%llx", w->id, mark ? mark : "", mark ? "-" : "",
-             rnd, (unsigned long long)(counter & 0xffff));
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
+    wsip_fmt_cstr(&f, BRANCH_COOKIE "-");
+    wsip_fmt_uint(&f, w->id);
+    wsip_fmt_char(&f, '-');
+    if (mark) {
+        wsip_fmt_cstr(&f, mark);
+        wsip_fmt_char(&f, '-');
+    }
+    wsip_fmt_cstr(&f, rnd);
+    wsip_fmt_hex(&f, counter & 0xffff);
 }
 
 int wsip_txn_branch_worker(struct wsip_str b)
@@ -557,7 +586,9 @@ static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg
         return NULL;
     }
     txn_init(&st->t, src->worker, tab, TX_SERVER);
-    snprintf(st->t.key, sizeof(st->t.key), "%s", key);
+    size_t klen = strnlen(key, KEY_MAX - 1);
+    memcpy(st->t.key, key, klen);
+    st->t.key[klen] = '\0';
     st->t.invite = m->method_id == WSIP_METHOD_INVITE;
     st->t.reliable = src->kind != WSIP_LISTEN_UDP;
     st->t.state = st->t.invite ? ST_PROCEEDING : ST_TRYING;
@@ -777,8 +808,26 @@ static void ct_retx(uv_timer_t *h)
 /* A client transaction for request bytes, in the table, nothing sent, no
  * timer running. NULL when the bytes are not a request with a branch of
  * their own. */
-static struct wsip_ctrans *ct_create(const void *req, size_t len, const struct wsip_ctrans_ops *ops,
-                                     void *arg)
+/* The client transaction's request, parsed from its bytes on first use. */
+static struct wsip_msg *ct_req(struct wsip_ctrans *ct)
+{
+    if (ct->t.req)
+        return ct->t.req;
+    struct wsip_sip_err err;
+    size_t used;
+    struct wsip_sip_limits lim;
+    wsip_sip_limits_default(&lim);
+    lim.max_msg_size = ct->bytes.len + 1;
+    struct wsip_msg *m;
+    if (wsip_msg_parse(&m, NULL, ct->bytes.p, ct->bytes.len, WSIP_FRAMING_DATAGRAM, &lim, &used,
+                       &err) != WSIP_PARSE_OK)
+        return NULL;
+    ct->t.req = m;
+    return m;
+}
+
+static struct wsip_ctrans *ct_create(const void *req, size_t len, const struct wsip_ctrans_id *id,
+                                     const struct wsip_ctrans_ops *ops, void *arg)
 {
     struct wsip_worker *w = wsip_worker_self();
     struct wsip_txn_table *tab = w ? table_of(w) : NULL;
@@ -790,35 +839,32 @@ static struct wsip_ctrans *ct_create(const void *req, size_t len, const struct w
     wsip_sbuf_init(&ct->bytes);
     wsip_sbuf_init(&ct->cancel_extra);
     wsip_sbuf_append(&ct->bytes, req, len);
-    struct wsip_msg *m;
-    struct wsip_sip_err err;
-    size_t used;
-    struct wsip_sip_limits lim;
-    wsip_sip_limits_default(&lim);
-    lim.max_msg_size = len + 1;
-    const struct wsip_via *v;
-    const struct wsip_cseq *cs;
-    char key[KEY_MAX];
-    if (ct->bytes.oom || wsip_msg_parse(&m, NULL, ct->bytes.p, ct->bytes.len, WSIP_FRAMING_DATAGRAM,
-                                        &lim, &used, &err) != WSIP_PARSE_OK) {
-        wsip_sbuf_free(&ct->bytes);
-        free(ct);
-        return NULL;
+    struct wsip_ctrans_id parsed;
+    if (!ct->bytes.oom && !id) {
+        /* nothing told: read branch and method from the bytes */
+        struct wsip_msg *m = ct_req(ct);
+        const struct wsip_via *v = m && m->is_request ? wsip_msg_top_via(m, NULL) : NULL;
+        const struct wsip_cseq *cs = m ? wsip_msg_cseq(m, NULL) : NULL;
+        if (v && cs) {
+            parsed = (struct wsip_ctrans_id){v->branch, cs->method, cs->method_id};
+            id = &parsed;
+        }
     }
-    if (!m->is_request || !(v = wsip_msg_top_via(m, NULL)) || !(cs = wsip_msg_cseq(m, NULL)) ||
-        client_key(v->branch, cs->method, key, sizeof(key)) < 0 ||
+    char key[KEY_MAX];
+    if (ct->bytes.oom || !id || client_key(id->branch, id->method, key, sizeof(key)) < 0 ||
         table_find(tab, key, TX_CLIENT)) {
-        wsip_msg_unref(m);
+        wsip_msg_unref(ct->t.req);
         wsip_sbuf_free(&ct->bytes);
         free(ct);
         return NULL;
     }
     txn_init(&ct->t, w, tab, TX_CLIENT);
-    ct->t.req = m;
-    snprintf(ct->t.key, sizeof(ct->t.key), "%s", key);
+    size_t klen = strnlen(key, KEY_MAX - 1);
+    memcpy(ct->t.key, key, klen);
+    ct->t.key[klen] = '\0';
     ct->ops = ops;
     ct->arg = arg;
-    ct->t.invite = m->method_id == WSIP_METHOD_INVITE;
+    ct->t.invite = id->method_id == WSIP_METHOD_INVITE;
     ct->t.state = ct->t.invite ? ST_CALLING : ST_TRYING;
     table_add(tab, &ct->t);
     tab->stats.ctrans++;
@@ -855,9 +901,10 @@ static int ct_bind_connection(struct wsip_ctrans *ct, const char *name, const ch
 }
 
 struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
+                                     const struct wsip_ctrans_id *id,
                                      const struct wsip_ctrans_ops *ops, void *arg)
 {
-    struct wsip_ctrans *ct = ct_create(req, len, ops, arg);
+    struct wsip_ctrans *ct = ct_create(req, len, id, ops, arg);
     if (!ct)
         return NULL;
     ct->target = *target;
@@ -933,9 +980,10 @@ static void on_hop_resolved(struct wsip_resolve_wait *rw, int status,
 }
 
 struct wsip_ctrans *wsip_ctrans_send_hop(const struct wsip_hop *hop, const void *req, size_t len,
+                                         const struct wsip_ctrans_id *id,
                                          const struct wsip_ctrans_ops *ops, void *arg)
 {
-    struct wsip_ctrans *ct = ct_create(req, len, ops, arg);
+    struct wsip_ctrans *ct = ct_create(req, len, id, ops, arg);
     if (!ct)
         return NULL;
     struct ct_hop *h = calloc(1, sizeof(*h));
@@ -991,7 +1039,7 @@ const char *wsip_ctrans_error(const struct wsip_ctrans *ct, char *buf, size_t ca
 
 struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct)
 {
-    return ct->t.req;
+    return ct_req(ct);
 }
 
 void wsip_ctrans_detach(struct wsip_ctrans *ct)
@@ -1005,9 +1053,10 @@ static void send_cancel(struct wsip_ctrans *ct)
     /* the CANCEL is a client transaction of its own, same branch */
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    if (wsip_request_build_cancel(&out, ct->t.req,
-                                  wsip_str_make(ct->cancel_extra.p, ct->cancel_extra.len)) == 0)
-        wsip_ctrans_send(&ct->target, out.p, out.len, NULL, NULL);
+    struct wsip_msg *rq = ct_req(ct);
+    if (rq && wsip_request_build_cancel(
+                  &out, rq, wsip_str_make(ct->cancel_extra.p, ct->cancel_extra.len)) == 0)
+        wsip_ctrans_send(&ct->target, out.p, out.len, NULL, NULL, NULL);
     wsip_sbuf_free(&out);
 }
 
@@ -1040,7 +1089,8 @@ static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
         if (x->invite && status >= 300 && x->state == ST_COMPLETED) {
             struct wsip_sbuf ack;
             wsip_sbuf_init(&ack);
-            if (wsip_request_build_ack(&ack, x->req, m) == 0)
+            struct wsip_msg *rq = ct_req(ct);
+            if (rq && wsip_request_build_ack(&ack, rq, m) == 0)
                 wsip_target_send(x->w, &ct->target, ack.p, ack.len);
             wsip_sbuf_free(&ack);
         }
@@ -1081,7 +1131,8 @@ static void ct_response(struct wsip_ctrans *ct, struct wsip_msg *m)
     if (x->invite) {
         struct wsip_sbuf ack;
         wsip_sbuf_init(&ack);
-        if (wsip_request_build_ack(&ack, x->req, m) == 0)
+        struct wsip_msg *rq = ct_req(ct);
+        if (rq && wsip_request_build_ack(&ack, rq, m) == 0)
             wsip_target_send(x->w, &ct->target, ack.p, ack.len);
         wsip_sbuf_free(&ack);
         /* timer D: 32 s on UDP so retransmitted finals get their ACK (a

@@ -134,11 +134,21 @@ void wsip_txn_branch(struct wsip_worker *w, const char *mark, char *out, size_t 
 /* Which worker a branch names, or -1 (not ours). */
 int wsip_txn_branch_worker(struct wsip_str branch);
 
-/* Sends request bytes (whose top Via carries `branch`) to target and runs
- * the client state machine on the current worker. The bytes are copied and
- * parsed (for CANCEL / ACK construction). NULL on failure (on_end is not
+/* What the sender knows of the request bytes it hands over: the branch of
+ * their top Via and the CSeq method. With it the transaction parses its
+ * bytes only if it ever builds a CANCEL or an ACK from them; without it
+ * (NULL) it parses them at once. */
+struct wsip_ctrans_id {
+    struct wsip_str branch;
+    struct wsip_str method;
+    enum wsip_method method_id;
+};
+
+/* Sends request bytes to target and runs the client state machine on the
+ * current worker. The bytes are copied. NULL on failure (on_end is not
  * called then). */
 struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const void *req, size_t len,
+                                     const struct wsip_ctrans_id *id,
                                      const struct wsip_ctrans_ops *ops, void *arg);
 /* The same for a next hop named by a URI: its host is looked up (DNS, A and
  * AAAA, cached per worker) and the request goes to the first address that
@@ -148,6 +158,7 @@ struct wsip_ctrans *wsip_ctrans_send(const struct wsip_target *target, const voi
  * failure (DNS, connect, TLS) comes later through on_end as
  * WSIP_CTRANS_TRANSPORT_ERR, with wsip_ctrans_error saying why. */
 struct wsip_ctrans *wsip_ctrans_send_hop(const struct wsip_hop *hop, const void *req, size_t len,
+                                         const struct wsip_ctrans_id *id,
                                          const struct wsip_ctrans_ops *ops, void *arg);
 /* Why the transaction ended without an answer ("connect to tcp
  * 127.0.0.1:5070: connection refused"), in buf; "" when it did not. */

@@ -290,7 +290,7 @@ static void probe_start(struct wsip_worker *w, struct wsip_task *t)
     a->sin_port = htons(p->peer_port);
     a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     (void)w;
-    struct wsip_ctrans *ct = wsip_ctrans_send(&tg, p->bytes, strlen(p->bytes), &probe_ops, p);
+    struct wsip_ctrans *ct = wsip_ctrans_send(&tg, p->bytes, strlen(p->bytes), NULL, &probe_ops, p);
     atomic_store(&p->started, ct ? 1 : -1);
 }
 
