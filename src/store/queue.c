@@ -72,6 +72,10 @@ static struct store_op *op_new(enum store_op_kind kind, const struct wsip_store_
     return op;
 }
 
+/* How long the thread lets writes gather after the first one of a burst:
+ * SQLite's cost is mostly per commit, and write-behind can wait this long. */
+#define STORE_GATHER_MS 10
+
 static int enqueue(struct wsip_store *s, struct store_op *op)
 {
     if (!op)
@@ -99,8 +103,12 @@ static int enqueue(struct wsip_store *s, struct store_op *op)
         s->qlen--;
         s->stats.dropped++;
     }
-    if (s->state == STORE_RUNNING)
+    /* one wake-up per batch, not per write: a REGISTER refresh should not
+     * cost the worker a futex call */
+    if (s->state == STORE_RUNNING && s->idle) {
+        s->idle = false;
         pthread_cond_signal(&s->wake);
+    }
     pthread_mutex_unlock(&s->qmu);
     free(drop);
     return 0;
@@ -288,6 +296,7 @@ static void *store_main(void *arg)
     clock_gettime(CLOCK_MONOTONIC, &next);
     add_ms(&next, s->opts.poll_interval_ms);
 
+    bool gathered = false;
     pthread_mutex_lock(&s->qmu);
     for (;;) {
         struct timespec now;
@@ -300,7 +309,18 @@ static void *store_main(void *arg)
             add_ms(&next, s->opts.poll_interval_ms);
             continue;
         }
+        if (s->head && s->state == STORE_RUNNING && !s->hurry && !gathered) {
+            /* let a burst gather: one commit for many writes */
+            struct timespec until = now;
+            add_ms(&until, STORE_GATHER_MS);
+            if (reached(&until, &next))
+                until = next;
+            gathered = true;
+            pthread_cond_timedwait(&s->wake, &s->qmu, &until);
+            continue;
+        }
         if (s->head) {
+            gathered = false;
             /* take everything queued: one transaction for all of it */
             struct store_op *list = s->head;
             s->head = s->tail = NULL;
@@ -312,7 +332,9 @@ static void *store_main(void *arg)
         }
         if (s->state != STORE_RUNNING)
             break;
+        s->idle = true;
         pthread_cond_timedwait(&s->wake, &s->qmu, &next);
+        s->idle = false;
     }
     pthread_mutex_unlock(&s->qmu);
     poll_once(s, false); /* log the last drops */
@@ -351,8 +373,13 @@ void wsip_store_flush(struct wsip_store *s)
 {
     pthread_mutex_lock(&s->qmu);
     uint64_t target = s->seq;
+    if (s->done_seq < target) {
+        s->hurry = true;
+        pthread_cond_signal(&s->wake);
+    }
     while ((s->state == STORE_RUNNING || s->state == STORE_STOPPING) && s->done_seq < target)
         pthread_cond_wait(&s->done, &s->qmu);
+    s->hurry = false;
     pthread_mutex_unlock(&s->qmu);
 }
 

@@ -79,6 +79,8 @@ struct wsip_store {
     /* the store thread and its queue, under qmu */
     pthread_mutex_t qmu;
     pthread_cond_t wake; /* to the thread: work, or stop */
+    bool idle;           /* the thread waits with nothing queued: wake it */
+    bool hurry;          /* a flusher waits: no gathering */
     pthread_cond_t done; /* to flushers: done_seq moved */
     struct store_op *head, *tail;
     size_t qlen;
