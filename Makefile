@@ -10,12 +10,13 @@ CMAKE_COMMON = -DWSIP_CORPUS_DIR=$(CORPUS)
 
 .PHONY: run check build asan fuzz fuzz-build bench format format-check clean deps-build deps-check
 
-# Starts wsip on its embedded defaults (loopback only) in the foreground;
-# Ctrl-C stops it. Extra options: make run ARGS='--set log.level=debug'.
+# Starts wsip on its embedded defaults (loopback only) in the foreground,
+# serving the web phone the build wrote to build/web (wsip logs its
+# address); says how to add a user when there is none. Ctrl-C stops it.
+# Extra options: make run ARGS='--set log.level=debug'.
 ARGS ?=
 run: deps-build build
-	@mkdir -p var
-	./build/wsip serve $(ARGS)
+	@scripts/run.sh $(ARGS)
 
 check: deps-check
 	@bash scripts/check.sh

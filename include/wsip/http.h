@@ -203,6 +203,17 @@ void wsip_http_static_headers(struct wsip_sbuf *out, uint64_t size, const char *
  * HEAD) or any other status, as wsip_http_error_response() does. */
 void wsip_http_static_error(struct wsip_sbuf *out, unsigned status, bool head);
 
+/* ------------------------------------------------------------- web config */
+
+/* Whether an origin-form request-target is /config.json (query ignored). */
+bool wsip_http_is_web_config(struct wsip_str target);
+
+/* Appends the answer to GET (or HEAD) /config.json, which the web phone
+ * reads at start: 200, application/json, Connection: close, and the body
+ * {"domains":[...],"ws_path":"/"} (ws_path NULL or empty: "/"). */
+void wsip_http_web_config(struct wsip_sbuf *out, const char *const *domains, size_t ndomains,
+                          const char *ws_path, bool head);
+
 /* ----------------------------------------------------------------- base64 */
 
 /* RFC 4648 sec 4 (with padding). Writes 4 * ceil(len / 3) characters and a

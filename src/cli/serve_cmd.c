@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
@@ -96,6 +97,39 @@ int wsip_server_opts_from_config(struct wsip_server_opts *o, const struct wsip_c
     copy_str(o->tls_cert, sizeof(o->tls_cert), c->tls.certificate);
     copy_str(o->tls_key, sizeof(o->tls_key), c->tls.private_key);
     return 0;
+}
+
+/* Where a browser finds the web phone: one line per WebSocket listener when
+ * http.root holds a page. A wildcard address is shown as loopback, which
+ * browsers treat as a secure origin (microphone access over plain http). */
+static void log_web_phone(const struct wsip_server_opts *o)
+{
+    bool any = false;
+    for (unsigned i = 0; i < o->nlisten; i++)
+        any |= o->listen[i].kind == WSIP_LISTEN_WS || o->listen[i].kind == WSIP_LISTEN_WSS;
+    if (!any || !o->http_root[0])
+        return;
+    char index[sizeof(o->http_root) + 16];
+    snprintf(index, sizeof(index), "%s/index.html", o->http_root);
+    if (access(index, R_OK) != 0) {
+        wsip_log_info(
+            NULL, "no web phone: %s is missing (make build writes the phone to build/web)", index);
+        return;
+    }
+    for (unsigned i = 0; i < o->nlisten; i++) {
+        const struct wsip_listen_spec *l = &o->listen[i];
+        if (l->kind != WSIP_LISTEN_WS && l->kind != WSIP_LISTEN_WSS)
+            continue;
+        const char *host = l->host;
+        if (!strcmp(host, "0.0.0.0"))
+            host = "127.0.0.1";
+        else if (!strcmp(host, "::"))
+            host = "::1";
+        bool v6 = strchr(host, ':') != NULL;
+        wsip_log_info(NULL, "web phone: %s://%s%s%s:%u/ (files from %s)",
+                      l->kind == WSIP_LISTEN_WSS ? "https" : "http", v6 ? "[" : "", host,
+                      v6 ? "]" : "", l->port, o->http_root);
+    }
 }
 
 /* UDP/TCP/TLS bindings written behind by an earlier run come back; flow
@@ -275,6 +309,7 @@ int wsip_cmd_serve(int argc, char **argv)
                l->host, v6 ? "]" : "", l->port);
     }
     fflush(stdout);
+    log_web_phone(&opts);
     rc = wsip_server_run(&srv);
     wsip_log_info(NULL, "stopped");
     wsip_server_free(&srv);

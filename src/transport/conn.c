@@ -582,6 +582,21 @@ static void serve_static(struct wsip_conn *c, const struct wsip_http_req *req)
     }
 }
 
+/* GET /config.json: the web phone's settings, from the configuration. */
+static void serve_web_config(struct wsip_conn *c, const struct wsip_http_req *req)
+{
+    const struct wsip_server_opts *o = &c->w->srv->opt;
+    const char *domains[sizeof(o->domains) / sizeof(o->domains[0])];
+    size_t n = 0;
+    for (; n < o->ndomains && n < sizeof(domains) / sizeof(domains[0]); n++)
+        domains[n] = o->domains[n];
+    struct wsip_sbuf out;
+    wsip_sbuf_init(&out);
+    wsip_http_web_config(&out, domains, n, o->ws_path, req->method_id == WSIP_HTTP_HEAD);
+    http_reply(c, &out);
+    wsip_conn_close(c, 0, "web config sent");
+}
+
 static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
 {
     struct wsip_server *s = c->w->srv;
@@ -636,7 +651,12 @@ static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
         conn_log(c, WSIP_LOG_DEBUG, "websocket open");
         return used; /* frames may follow in the same read */
     }
-    case WSIP_ROUTE_STATIC: serve_static(c, &req); return len;
+    case WSIP_ROUTE_STATIC:
+        if (wsip_http_is_web_config(req.target))
+            serve_web_config(c, &req);
+        else
+            serve_static(c, &req);
+        return len;
     default:
         wsip_http_static_error(&out, 405, false);
         http_reply(c, &out);

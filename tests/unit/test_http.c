@@ -1,5 +1,5 @@
-/* HTTP request parser (src/http/http.c) and static-file resolution
- * (src/http/static.c). */
+/* HTTP request parser (src/http/http.c), static-file resolution
+ * (src/http/static.c) and the web config (src/http/web_config.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -769,6 +769,58 @@ START_TEST(static_responses)
 }
 END_TEST
 
+START_TEST(web_config_path)
+{
+    ck_assert(wsip_http_is_web_config(wsip_str_cstr("/config.json")));
+    ck_assert(wsip_http_is_web_config(wsip_str_cstr("/config.json?t=1")));
+    ck_assert(!wsip_http_is_web_config(wsip_str_cstr("/config.jso")));
+    ck_assert(!wsip_http_is_web_config(wsip_str_cstr("/config.json/")));
+    ck_assert(!wsip_http_is_web_config(wsip_str_cstr("/web/config.json")));
+    ck_assert(!wsip_http_is_web_config(wsip_str_cstr("/Config.json")));
+    ck_assert(!wsip_http_is_web_config(wsip_str_cstr("")));
+}
+END_TEST
+
+/* The body after the blank line of a response. */
+static const char *body_of(const struct wsip_sbuf *b)
+{
+    const char *e = strstr(b->p, "\r\n\r\n");
+    ck_assert_ptr_nonnull(e);
+    return e + 4;
+}
+
+START_TEST(web_config_body)
+{
+    const char *domains[] = {"localhost", "example.org"};
+    struct wsip_sbuf b;
+    wsip_sbuf_init(&b);
+    wsip_http_web_config(&b, domains, 2, "/sip", false);
+    ck_assert(!b.oom);
+    ck_assert_str_eq(body_of(&b),
+                     "{\"domains\":[\"localhost\",\"example.org\"],\"ws_path\":\"/sip\"}\n");
+    ck_assert_ptr_nonnull(strstr(b.p, "\r\nContent-Type: application/json\r\n"));
+    char clen[64];
+    snprintf(clen, sizeof(clen), "\r\nContent-Length: %zu\r\n", strlen(body_of(&b)));
+    ck_assert_ptr_nonnull(strstr(b.p, clen));
+    ck_assert_ptr_nonnull(strstr(b.p, "\r\nConnection: close\r\n"));
+    wsip_sbuf_free(&b);
+
+    /* HEAD: the same head, no body; no path means "/" */
+    wsip_sbuf_init(&b);
+    wsip_http_web_config(&b, domains, 1, NULL, true);
+    ck_assert_str_eq(body_of(&b), "");
+    ck_assert_ptr_nonnull(
+        strstr(b.p, "\r\nContent-Length: 40\r\n")); /* {"domains":["localhost"],"ws_path":"/"}\n */
+    wsip_sbuf_free(&b);
+
+    /* whatever a path holds stays a valid JSON string */
+    wsip_sbuf_init(&b);
+    wsip_http_web_config(&b, domains, 0, "/a\"b\\c\x01", false);
+    ck_assert_str_eq(body_of(&b), "{\"domains\":[],\"ws_path\":\"/a\\\"b\\\\c\\u0001\"}\n");
+    wsip_sbuf_free(&b);
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -797,6 +849,8 @@ static Suite *http_suite(void)
     tcase_add_test(tc, static_capacity);
     tcase_add_test(tc, mime_types);
     tcase_add_test(tc, static_responses);
+    tcase_add_test(tc, web_config_path);
+    tcase_add_test(tc, web_config_body);
     suite_add_tcase(s, tc);
     return s;
 }
