@@ -227,10 +227,23 @@ static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct w
         int64_t left = (b->expires_at - now + 999) / 1000;
         if (left <= 0)
             continue;
-        wsip_sbuf_printf(&x, "Contact: <%s>%s;expires=%lld", b->contact, b->params,
-                         (long long)left);
-        if (b->q >= 0)
-            wsip_sbuf_printf(&x, ";q=%d.%03d", b->q / 1000, b->q % 1000);
+        wsip_sbuf_puts(&x, "Contact: <");
+        wsip_sbuf_puts(&x, b->contact);
+        wsip_sbuf_puts(&x, ">");
+        wsip_sbuf_puts(&x, b->params);
+        wsip_sbuf_puts(&x, ";expires=");
+        wsip_sbuf_putu(&x, (uint64_t)left);
+        if (b->q >= 0) {
+            char q[8] = {';',
+                         'q',
+                         '=',
+                         (char)('0' + b->q / 1000 % 10),
+                         '.',
+                         (char)('0' + b->q / 100 % 10),
+                         (char)('0' + b->q / 10 % 10),
+                         (char)('0' + b->q % 10)};
+            wsip_sbuf_append(&x, q, sizeof(q));
+        }
         if (gruu && b->instance[0] && b->temp_gruu[0]) {
             /* RFC 5627 sec 3.2: the AOR with gr=instance, and a temp-gruu
              * whose user part the location store made unguessable */
@@ -375,9 +388,8 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
      * transports, the source address for UDP */
     char received[96] = "";
     if (!flow_bound) {
-        char peer[80];
-        wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
-        snprintf(received, sizeof(received), "udp:%s", peer);
+        memcpy(received, "udp:", 4);
+        wsip_addr_str((const struct sockaddr *)&src->peer, received + 4, sizeof(received) - 4);
     }
     struct wsip_sbuf path;
     wsip_sbuf_init(&path);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fmt.h"
 #include "transport/transport.h"
 #include "wsip/log.h"
 #include "wsip/tls.h"
@@ -29,20 +30,29 @@ uint64_t wsip_now_ms(void)
 
 void wsip_addr_str(const struct sockaddr *sa, char *out, size_t cap)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, out, cap);
     if (sa->sa_family == AF_INET) {
+        /* by hand: this runs for every UDP REGISTER */
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-        snprintf(out, cap, "%s:%u", host, port);
+        const unsigned char *o = (const unsigned char *)&in->sin_addr;
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                wsip_fmt_char(&f, '.');
+            wsip_fmt_uint(&f, o[i]);
+        }
+        wsip_fmt_char(&f, ':');
+        wsip_fmt_uint(&f, ntohs(in->sin_port));
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        char host[INET6_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-        snprintf(out, cap, "[%s]:%u", host, port);
+        wsip_fmt_char(&f, '[');
+        wsip_fmt_cstr(&f, host);
+        wsip_fmt_cstr(&f, "]:");
+        wsip_fmt_uint(&f, ntohs(in6->sin6_port));
     } else {
-        snprintf(out, cap, "?");
+        wsip_fmt_char(&f, '?');
     }
 }
 
