@@ -98,13 +98,14 @@ struct wsip_store_binding {
 };
 
 struct wsip_store_stats {
-    uint64_t enqueued; /* binding writes accepted */
-    uint64_t dropped;  /* dropped because the queue was full (oldest first) */
-    uint64_t written;  /* applied and committed */
-    uint64_t failed;   /* failed in SQLite (logged) */
-    uint64_t batches;  /* committed transactions */
-    uint64_t reloads;  /* user cache reloads done by the store thread */
-    size_t queued;     /* waiting now */
+    uint64_t enqueued;  /* binding writes accepted */
+    uint64_t dropped;   /* dropped because the queue was full (oldest first) */
+    uint64_t written;   /* applied and committed */
+    uint64_t coalesced; /* of those, skipped: a later write in the batch covered them */
+    uint64_t failed;    /* failed in SQLite (logged) */
+    uint64_t batches;   /* committed transactions */
+    uint64_t reloads;   /* user cache reloads done by the store thread */
+    size_t queued;      /* waiting now */
 };
 
 /* ---------------------------------------------------- open and schema */

@@ -201,6 +201,80 @@ static int apply(struct store_conn *c, const struct store_op *op)
     return store_step_done(st);
 }
 
+/* ------------------------------------------------------------ coalescing */
+
+static uint64_t str_hash(uint64_t h, struct wsip_str v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        h = (h ^ (unsigned char)v.p[i]) * 0x100000001b3ull; /* FNV-1a */
+    return (h ^ 0xff) * 0x100000001b3ull;                   /* a field separator */
+}
+
+static uint64_t op_key(const struct store_op *op, bool row)
+{
+    uint64_t h = str_hash(0xcbf29ce484222325ull, op->b.aor);
+    if (row) {
+        h = str_hash(h, op->b.contact);
+        h = str_hash(h, op->b.instance);
+    }
+    return h ? h : 1;
+}
+
+static bool same_row(const struct store_op *a, const struct store_op *b)
+{
+    return wsip_str_eq(a->b.aor, b->b.aor) && wsip_str_eq(a->b.contact, b->b.contact) &&
+           wsip_str_eq(a->b.instance, b->b.instance);
+}
+
+/* Marks the writes a later one in the same batch makes pointless: a put or
+ * delete of the same row (the row's primary key), or a delete of the whole
+ * AOR. A refresh storm then costs one write per binding, not per REGISTER.
+ * skip[i] is set for op number i of the list. */
+static void coalesce(struct store_op *list, size_t n, bool *skip)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    struct slot {
+        uint64_t h;
+        const struct store_op *op;
+        bool aor_only;
+    } *tab = calloc(cap, sizeof(*tab));
+    struct store_op **v = malloc(n * sizeof(*v));
+    if (!tab || !v) {
+        free(tab);
+        free(v);
+        return; /* every write is applied: slower, not wrong */
+    }
+    size_t i = 0;
+    for (struct store_op *op = list; op; op = op->next)
+        v[i++] = op;
+    /* from the newest: an op is redundant when a newer one covers its row */
+    for (size_t k = n; k-- > 0;) {
+        const struct store_op *op = v[k];
+        bool covered = false;
+        uint64_t hr = op_key(op, true), ha = op_key(op, false);
+        for (size_t j = ha & (cap - 1); tab[j].h; j = (j + 1) & (cap - 1))
+            if (tab[j].h == ha && tab[j].aor_only && wsip_str_eq(tab[j].op->b.aor, op->b.aor))
+                covered = true;
+        if (op->kind != OP_DEL_AOR)
+            for (size_t j = hr & (cap - 1); !covered && tab[j].h; j = (j + 1) & (cap - 1))
+                if (tab[j].h == hr && !tab[j].aor_only && same_row(tab[j].op, op))
+                    covered = true;
+        skip[k] = covered;
+        if (covered)
+            continue;
+        bool aor_only = op->kind == OP_DEL_AOR;
+        uint64_t h = aor_only ? ha : hr;
+        size_t j = h & (cap - 1);
+        while (tab[j].h)
+            j = (j + 1) & (cap - 1);
+        tab[j] = (struct slot){h, op, aor_only};
+    }
+    free(tab);
+    free(v);
+}
+
 /* Applies a detached list in one transaction; frees it. */
 static void run_batch(struct wsip_store *s, struct store_op *list)
 {
@@ -208,6 +282,13 @@ static void run_batch(struct wsip_store *s, struct store_op *list)
     uint64_t n = 0, failed = 0, last = 0;
     for (const struct store_op *op = list; op; op = op->next)
         n++;
+    bool *skip = n > 1 ? calloc(n, sizeof(*skip)) : NULL;
+    uint64_t skipped = 0;
+    if (skip) {
+        coalesce(list, n, skip);
+        for (size_t i = 0; i < n; i++)
+            skipped += skip[i];
+    }
     bool ok = false;
     /* a second try only helps when another process held the lock past
      * busy_timeout; anything else fails the same way twice */
@@ -218,7 +299,10 @@ static void run_batch(struct wsip_store *s, struct store_op *list)
             wsip_log_error(NULL, "store: begin: %s", sqlite3_errmsg(c->db));
             continue;
         }
-        for (const struct store_op *op = list; op; op = op->next) {
+        size_t i = 0;
+        for (const struct store_op *op = list; op; op = op->next, i++) {
+            if (skip && skip[i])
+                continue;
             if (apply(c, op) < 0) {
                 failed++;
                 wsip_log_error(NULL, "store: binding write for " WSIP_STR_FMT ": %s",
@@ -236,6 +320,7 @@ static void run_batch(struct wsip_store *s, struct store_op *list)
         if (st)
             store_step_done(st);
     }
+    free(skip);
     while (list) {
         struct store_op *next = list->next;
         last = list->seq;
@@ -245,6 +330,7 @@ static void run_batch(struct wsip_store *s, struct store_op *list)
     pthread_mutex_lock(&s->qmu);
     if (ok) {
         s->stats.written += n - failed;
+        s->stats.coalesced += skipped;
         s->stats.failed += failed;
         s->stats.batches++;
     } else {

@@ -746,6 +746,55 @@ START_TEST(schema_migrates_from_v1)
 }
 END_TEST
 
+START_TEST(batch_coalesces_covered_writes)
+{
+    struct wsip_store *s = open_store(NULL);
+    /* not started: everything below lands in one batch */
+    struct wsip_store_binding a = binding("sip:a@x", "sip:a@h", "", 4000000000);
+    for (uint32_t i = 1; i <= 3; i++) {
+        a.cseq = i; /* refreshes: only the last matters */
+        ck_assert_int_eq(wsip_store_binding_put(s, &a), 0);
+    }
+    struct wsip_store_binding b = binding("sip:b@x", "sip:b@h", "", 4000000000);
+    ck_assert_int_eq(wsip_store_binding_put(s, &b), 0);
+    ck_assert_int_eq(wsip_store_binding_del(s, S("sip:b@x"), S("sip:b@h"), S("")), 0);
+    struct wsip_store_binding c1 = binding("sip:c@x", "sip:c1@h", "", 4000000000);
+    struct wsip_store_binding c2 = binding("sip:c@x", "sip:c2@h", "", 4000000000);
+    struct wsip_store_binding c3 = binding("sip:c@x", "sip:c3@h", "", 4000000000);
+    ck_assert_int_eq(wsip_store_binding_put(s, &c1), 0);
+    ck_assert_int_eq(wsip_store_binding_put(s, &c2), 0);
+    ck_assert_int_eq(wsip_store_binding_del_aor(s, S("sip:c@x")), 0);
+    ck_assert_int_eq(wsip_store_binding_put(s, &c3), 0);
+    /* same contact, other instance: another row, kept */
+    struct wsip_store_binding d1 = binding("sip:d@x", "sip:d@h", "<urn:1>", 4000000000);
+    struct wsip_store_binding d2 = binding("sip:d@x", "sip:d@h", "<urn:2>", 4000000000);
+    ck_assert_int_eq(wsip_store_binding_put(s, &d1), 0);
+    ck_assert_int_eq(wsip_store_binding_put(s, &d2), 0);
+    ck_assert_int_eq(wsip_store_start(s), 0);
+    wsip_store_flush(s);
+
+    struct wsip_store_stats st;
+    wsip_store_get_stats(s, &st);
+    ck_assert_uint_eq(st.enqueued, 11);
+    ck_assert_uint_eq(st.written, 11);
+    ck_assert_uint_eq(st.failed, 0);
+    ck_assert_uint_eq(st.coalesced, 5); /* a 1-2, b's put, c1, c2 */
+    ck_assert_uint_eq(st.batches, 1);
+
+    static struct loaded l;
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(wsip_store_bindings_load(s, 0, load_cb, &l), 4);
+    const char *want[] = {"sip:a@x|sip:a@h||", "sip:c@x|sip:c3@h||", "sip:d@x|sip:d@h|<urn:1>|",
+                          "sip:d@x|sip:d@h|<urn:2>|"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(!strncmp(l.rows[i], want[i], strlen(want[i])), "row %d is '%s', want '%s'", i,
+                      l.rows[i], want[i]);
+    /* a's row is the last refresh */
+    ck_assert_ptr_nonnull(strstr(l.rows[0], "|4000000000||3|"));
+    wsip_store_close(s);
+}
+END_TEST
+
 START_TEST(queue_drops_oldest)
 {
     struct wsip_store_opts o = {.queue_limit = 10};
@@ -914,6 +963,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, bindings_write_behind);
     tcase_add_test(tc, bindings_load_skips_expired_and_purge);
     tcase_add_test(tc, queue_drops_oldest);
+    tcase_add_test(tc, batch_coalesces_covered_writes);
     tcase_add_test(tc, concurrent_puts);
     tcase_add_test(tc, stop_flushes);
     tcase_add_test(tc, binding_field_too_large);
