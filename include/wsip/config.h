@@ -134,6 +134,7 @@ struct wsip_config {
     struct wsip_cidr_list trusted;
     struct {
         struct wsip_cidr_list allowed_networks;
+        char *password; /* "" = none */
     } admin;
 
     struct wsip_config_priv *priv; /* where each value came from */

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/core.h"
+#include "http/admin.h"
 #include "transport/transport.h"
 #include "wsip/config.h"
 #include "wsip/log.h"
@@ -182,7 +183,7 @@ struct reload_state {
 };
 
 /* SIGHUP: the file and command line again; directives that can change at
- * run time (log.*, tls.certificate, tls.private_key) take effect, the rest
+ * run time (log.*, tls.certificate, tls.private_key, admin.*) take effect, the rest
  * keep their running value until a restart (wsip_config_keep_fixed). */
 static void reload(struct wsip_server *s, void *arg)
 {
@@ -206,6 +207,8 @@ static void reload(struct wsip_server *s, void *arg)
         wsip_log_open(next.log.file);
     else
         wsip_log_reopen();
+    if (wsip_admin_access_set(s->admin, &next.admin.allowed_networks, next.admin.password) < 0)
+        wsip_log_error(NULL, "reload: out of memory: admin.* not changed");
     copy_str(s->opt.tls_cert, sizeof(s->opt.tls_cert), next.tls.certificate);
     copy_str(s->opt.tls_key, sizeof(s->opt.tls_key), next.tls.private_key);
     wsip_server_reload_tls(s);
@@ -295,12 +298,20 @@ int wsip_cmd_serve(int argc, char **argv)
         goto out;
     }
     srv.core = core;
+    if (wsip_admin_access_set(srv.admin, &cfg.admin.allowed_networks, cfg.admin.password) < 0) {
+        fprintf(stderr, "wsip: out of memory\n");
+        wsip_server_free(&srv);
+        wsip_core_free(core);
+        wsip_store_close(store);
+        wsip_users_free(users);
+        goto out;
+    }
     wsip_store_start(store);
     struct reload_state rs = {.args = &args, .cur = &cfg};
     srv.reload = reload;
     srv.reload_arg = &rs;
     wsip_log_info(NULL, "wsip %s: %u workers, %zu users, %ld bindings restored from %s",
-                  WSIP_VERSION, srv.nworkers, wsip_users_count(users), restored, cfg.db);
+                  wsip_build_version, srv.nworkers, wsip_users_count(users), restored, cfg.db);
     for (unsigned i = 0; i < opts.nlisten; i++) {
         const struct wsip_listen_spec *l = &opts.listen[i];
         bool v6 = strchr(l->host, ':') != NULL;

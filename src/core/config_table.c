@@ -448,7 +448,17 @@ const struct wsip_config_directive wsip__config_table[] = {
      .max = 1024,
      .offset = FIELD(admin.allowed_networks, struct wsip_cidr_list),
      .reload = true,
-     .doc = "Networks allowed to read /status and /metrics"},
+     .doc = "Networks allowed to read /status, /status.json and /metrics on the WS/WSS ports "
+            "(others get 403)"},
+    {.name = "admin.password",
+     .type = WSIP_CONFIG_STRING,
+     .def = "",
+     .min = 0,
+     .max = 255,
+     .offset = FIELD(admin.password, char *),
+     .reload = true,
+     .doc = "Password of /status, /status.json and /metrics (HTTP Basic, any user name; "
+            "readable on the wire over ws://, use wss://); empty = none"},
 };
 
 const size_t wsip__config_count = sizeof(wsip__config_table) / sizeof(wsip__config_table[0]);

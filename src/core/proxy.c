@@ -848,7 +848,7 @@ void wsip_proxy_response_stateless(const struct wsip_source *src, struct wsip_ms
     }
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
-    if (strip_our_via(m, &out) == 0 && !out.oom)
-        wsip_target_send(w, &t, out.p, out.len);
+    if (strip_our_via(m, &out) == 0 && !out.oom && wsip_target_send(w, &t, out.p, out.len) == 0)
+        wsip_count_response(w, m->status);
     wsip_sbuf_free(&out);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "http/admin.h"
 #include "transport/transport.h"
 #include "txn/txn.h"
 #include "wsip/http.h"
@@ -110,6 +111,16 @@ wsip_flow_token wsip_conn_flow(const struct wsip_conn *c)
         }                                                                                          \
     } while (0)
 
+/* A connection took its slot (close_now undoes it). */
+static void count_open(struct wsip_conn *c)
+{
+    struct wsip_worker *w = c->w;
+    w->nconns++;
+    atomic_fetch_add(&w->srv->conns_open, 1);
+    wsip_ctr_inc(&w->ctr.conns_open[c->kind]);
+    wsip_ctr_inc(&w->ctr.conns_total[c->kind]);
+}
+
 /* ------------------------------------------------------------- closing */
 
 static void maybe_free(struct wsip_conn *c)
@@ -172,7 +183,8 @@ static void close_now(struct wsip_conn *c)
     wsip__slot_free(w, c->slot);
     w->nconns--;
     wsip_worker_note_close(w);
-    atomic_fetch_sub(&w->srv->ctr.conns_open, 1);
+    atomic_fetch_sub(&w->srv->conns_open, 1);
+    wsip_ctr_dec(&w->ctr.conns_open[c->kind]);
     if (c->ip_counted)
         wsip_ip_release(w->srv, (const struct sockaddr *)&c->peer);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -199,8 +211,8 @@ void wsip_conn_close(struct wsip_conn *c, uint16_t ws_code, const char *why)
 {
     if (c->closing != OPEN)
         return;
-    if (ws_code >= 1000 && ws_code <= 1015)
-        atomic_fetch_add(&c->w->srv->ctr.ws_closes[ws_code - 1000], 1);
+    if (c->state == ST_WS && ws_code >= 1000 && ws_code < 1000 + WSIP_CTR_WS_CODES)
+        wsip_ctr_inc(&c->w->ctr.ws_closes[ws_code - 1000]);
     /* protocol violations are worth an info line; ordinary closes are not */
     conn_log(c, ws_code >= 1002 && ws_code <= 1011 ? WSIP_LOG_INFO : WSIP_LOG_DEBUG,
              "closing: %s (%u)", why ? why : "", ws_code);
@@ -359,7 +371,8 @@ static int queue_early(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
     return 0;
 }
 
-int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
+/* A SIP message, or a keepalive, out on c (framed over WebSocket). */
+static int conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
 {
     if (c->closing != OPEN || iovcnt > 15)
         return -1;
@@ -422,6 +435,14 @@ int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
         return -1;
     }
     return 0;
+}
+
+int wsip_conn_send(struct wsip_conn *c, const struct iovec *iov, int iovcnt)
+{
+    int rc = conn_send(c, iov, iovcnt);
+    if (rc == 0)
+        wsip_ctr_inc(&c->w->ctr.tx_msgs);
+    return rc;
 }
 
 static void ws_control(struct wsip_conn *c,
@@ -597,6 +618,81 @@ static void serve_web_config(struct wsip_conn *c, const struct wsip_http_req *re
     wsip_conn_close(c, 0, "web config sent");
 }
 
+/* --------------------------------------------------------- admin pages */
+
+struct admin_job {
+    uv_work_t work;
+    struct wsip_conn *c;
+    enum wsip_admin_page page;
+    bool head;
+    struct wsip_sbuf out;
+};
+
+static void admin_render(uv_work_t *req)
+{
+    /* on the libuv threadpool: a snapshot of 1,000 bindings is rendered
+     * without holding up the worker's SIP traffic */
+    struct admin_job *j = req->data;
+    wsip_status_respond(j->c->w->srv, j->page, j->head, &j->out);
+}
+
+static void admin_done(uv_work_t *req, int status)
+{
+    struct admin_job *j = req->data;
+    struct wsip_conn *c = j->c;
+    (void)status;
+    if (c->closing == OPEN) {
+        http_reply(c, &j->out);
+        wsip_conn_close(c, 0, "admin page sent");
+    } else {
+        wsip_sbuf_free(&j->out);
+    }
+    free(j);
+    c->refs--;
+    maybe_free(c);
+}
+
+/* /status, /status.json, /metrics: admin.allowed_networks, then
+ * admin.password (HTTP Basic), then the page. */
+static void serve_admin(struct wsip_conn *c, const struct wsip_http_req *req,
+                        enum wsip_admin_page page)
+{
+    struct wsip_server *s = c->w->srv;
+    const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+    bool head = req->method_id == WSIP_HTTP_HEAD;
+    unsigned refuse = 0;
+    if (!wsip_admin_network_ok(s->admin, peer))
+        refuse = 403;
+    else if (wsip_admin_has_password(s->admin) && wsip_http_hdr(req, "Authorization") &&
+             !wsip_ip_handshake_ok(s, peer))
+        refuse = 429; /* password guesses share the address's handshake budget */
+    else if (!wsip_admin_auth_ok(s->admin, req))
+        refuse = 401;
+    struct admin_job *j = refuse ? NULL : calloc(1, sizeof(*j));
+    if (!j) {
+        struct wsip_sbuf out;
+        wsip_sbuf_init(&out);
+        wsip_admin_refuse(&out, refuse ? refuse : 503, head);
+        http_reply(c, &out);
+        conn_log(c, WSIP_LOG_INFO, "admin page %.*s refused: %u", (int)req->path.len, req->path.p,
+                 refuse ? refuse : 503);
+        wsip_conn_close(c, 0, "admin page refused");
+        return;
+    }
+    j->c = c;
+    j->page = page;
+    j->head = head;
+    j->work.data = j;
+    wsip_sbuf_init(&j->out);
+    c->state = ST_STATIC;
+    c->refs++;
+    if (uv_queue_work(&c->w->loop, &j->work, admin_render, admin_done) != 0) {
+        c->refs--;
+        free(j);
+        wsip_conn_close(c, 0, "cannot queue the admin page");
+    }
+}
+
 static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
 {
     struct wsip_server *s = c->w->srv;
@@ -651,12 +747,16 @@ static size_t feed_http(struct wsip_conn *c, char *p, size_t len)
         conn_log(c, WSIP_LOG_DEBUG, "websocket open");
         return used; /* frames may follow in the same read */
     }
-    case WSIP_ROUTE_STATIC:
-        if (wsip_http_is_web_config(req.target))
+    case WSIP_ROUTE_STATIC: {
+        enum wsip_admin_page page = wsip_admin_page_of(req.path);
+        if (page != WSIP_ADMIN_NONE)
+            serve_admin(c, &req, page);
+        else if (wsip_http_is_web_config(req.target))
             serve_web_config(c, &req);
         else
             serve_static(c, &req);
         return len;
+    }
     default:
         wsip_http_static_error(&out, 405, false);
         http_reply(c, &out);
@@ -683,7 +783,7 @@ static size_t feed_ws(struct wsip_conn *c, char *p, size_t len)
                 /* CRLFCRLF keepalive (RFC 7118 / RFC 5626): answer CRLF */
                 if (ev.len >= 4) {
                     struct iovec iov = {(void *)"\r\n", 2};
-                    wsip_conn_send(c, &iov, 1);
+                    conn_send(c, &iov, 1); /* a keepalive, not a message */
                 }
                 break;
             }
@@ -912,11 +1012,14 @@ static void on_tick(uv_timer_t *t)
     case ST_WS:
         if (idle + 50 < o->ws_ping_interval_ms)
             return;
+        if (c->missed_pongs > 0) /* the last ping's interval passed in silence */
+            wsip_ctr_inc(&c->w->ctr.ws_pongs_missed);
         if (c->missed_pongs >= o->ws_max_missed_pongs) {
             wsip_conn_close(c, WSIP_WS_CODE_GOING_AWAY, "ping timeout");
             return;
         }
         ws_control(c, wsip_ws_ping_frame, NULL, 0);
+        wsip_ctr_inc(&c->w->ctr.ws_pings);
         c->missed_pongs++;
         return;
     case ST_HTTP:
@@ -969,22 +1072,20 @@ int wsip_conn_accept(struct wsip_worker *w, uv_stream_t *server, enum wsip_liste
     int alen = sizeof(c->peer);
     uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &alen);
 
-    bool refuse = s->stopping || atomic_load(&s->ctr.conns_open) >= s->opt.max_connections;
+    bool refuse = s->stopping || atomic_load(&s->conns_open) >= s->opt.max_connections;
     if (!refuse) {
         c->ip_counted = wsip_ip_acquire(s, (const struct sockaddr *)&c->peer);
         refuse = !c->ip_counted;
     }
     if (refuse || wsip__slot_alloc(w, c, &c->slot, &c->gen) < 0) {
-        atomic_fetch_add(&s->ctr.conns_refused, 1);
+        wsip_ctr_inc(&w->ctr.conns_refused);
         conn_log(c, WSIP_LOG_WARN, "connection refused: limit reached");
         if (c->ip_counted)
             wsip_ip_release(s, (const struct sockaddr *)&c->peer);
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
         return -1;
     }
-    w->nconns++;
-    atomic_fetch_add(&s->ctr.conns_open, 1);
-    atomic_fetch_add(&s->ctr.conns_total, 1);
+    count_open(c);
     uv_tcp_nodelay(&c->tcp, 1);
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
@@ -1130,8 +1231,8 @@ static struct wsip_conn *dial(struct wsip_worker *w, enum wsip_listen_kind kind,
         *why = "shutting down";
         return NULL;
     }
-    if (atomic_load(&s->ctr.conns_open) >= s->opt.max_connections) {
-        atomic_fetch_add(&s->ctr.conns_refused, 1);
+    if (atomic_load(&s->conns_open) >= s->opt.max_connections) {
+        wsip_ctr_inc(&w->ctr.conns_refused);
         *why = "connection limit reached (net.max_connections)";
         return NULL;
     }
@@ -1157,9 +1258,7 @@ static struct wsip_conn *dial(struct wsip_worker *w, enum wsip_listen_kind kind,
         *why = "out of memory";
         return NULL;
     }
-    w->nconns++;
-    atomic_fetch_add(&s->ctr.conns_open, 1);
-    atomic_fetch_add(&s->ctr.conns_total, 1);
+    count_open(c);
     uv_timer_init(&w->loop, &c->timer);
     c->timer.data = c;
     c->refs++;

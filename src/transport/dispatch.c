@@ -140,7 +140,7 @@ static void send_response(const struct wsip_source *src, struct wsip_msg *req, u
         !out.oom) {
         struct iovec iov = {out.p, out.len};
         if (reply(src, req, &iov, 1) == 0)
-            atomic_fetch_add(&src->worker->srv->ctr.tx_msgs, 1);
+            wsip_count_response(src->worker, status);
     }
     wsip_sbuf_free(&out);
 }
@@ -187,16 +187,16 @@ void wsip_options_reply(struct wsip_server *s, struct wsip_strans *st)
                               : ALLOW_HDR "Accept: application/sdp\r\n"
                                           "Supported: path, outbound, gruu\r\n" SERVER_HDR),
         WSIP_STR_NULL);
-    atomic_fetch_add(&s->ctr.tx_msgs, 1);
 }
 
 void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
 {
     struct wsip_server *s = src->worker->srv;
+    struct wsip_counters *ctr = &src->worker->ctr;
     struct wsip_sip_err err = {0};
-    atomic_fetch_add(&s->ctr.rx_msgs, 1);
+    wsip_ctr_inc(&ctr->rx_msgs);
     if (wsip_msg_validate(m, &err) < 0) {
-        atomic_fetch_add(&s->ctr.rx_bad, 1);
+        wsip_ctr_inc(&ctr->rx_bad);
         if (wsip_log_enabled(WSIP_LOG_DEBUG)) {
             char peer[64];
             wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
@@ -214,6 +214,7 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
             wsip_proxy_response_stateless(src, m);
         return;
     }
+    wsip_ctr_inc(&ctr->requests[(unsigned)m->method_id < WSIP_CTR_METHODS ? m->method_id : 0]);
     struct wsip_strans *st;
     if (wsip_txn_on_request(src, m, &st) == 1)
         return; /* a retransmission, an ACK, a CANCEL: the layer handled it */
@@ -261,7 +262,6 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
             return;
         }
         wsip_registrar_handle(s->core, src, st, m);
-        atomic_fetch_add(&s->ctr.tx_msgs, 1);
         return;
     }
     /* to one of our users, or to another domain (the proxy decides who may
@@ -280,7 +280,6 @@ void wsip_dispatch_msg(const struct wsip_source *src, struct wsip_msg *m)
     wsip_strans_reply(st, 501, NULL,
                       wsip_str_cstr(s->core ? ALLOW_CORE SERVER_HDR : ALLOW_HDR SERVER_HDR),
                       WSIP_STR_NULL);
-    atomic_fetch_add(&s->ctr.tx_msgs, 1);
 }
 
 void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t len,
@@ -399,7 +398,7 @@ void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
                        const struct wsip_sip_err *err)
 {
     struct wsip_server *s = src->worker->srv;
-    atomic_fetch_add(&s->ctr.rx_bad, 1);
+    wsip_ctr_inc(&src->worker->ctr.rx_bad);
     char peer[64];
     wsip_addr_str((const struct sockaddr *)&src->peer, peer, sizeof(peer));
     wsip_log(WSIP_LOG_INFO, NULL, "peer=%s transport=%s refused message: %u %s", peer,
@@ -422,7 +421,7 @@ void wsip_dispatch_bad(const struct wsip_source *src, const char *p, size_t len,
         if (raw_error_response(p, len, err->status, err->reason, &out) == 0 && !out.oom) {
             struct iovec iov = {out.p, out.len};
             if (wsip_source_reply(src, &iov, 1) == 0)
-                atomic_fetch_add(&s->ctr.tx_msgs, 1);
+                wsip_count_response(src->worker, err->status);
         }
         wsip_sbuf_free(&out);
         return;

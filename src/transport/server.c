@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/fmt.h"
+#include "http/admin.h"
 #include "transport/transport.h"
 #include "wsip/log.h"
 #include "wsip/tls.h"
@@ -370,7 +371,15 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
     memset(s, 0, sizeof(*s));
     s->opt = *o;
     s->start_ms = wsip_now_ms();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    s->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     pthread_mutex_init(&s->iplock, NULL);
+    s->admin = wsip_admin_access_new();
+    if (!s->admin) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     unsigned n = o->workers;
     if (n == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -379,11 +388,13 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
     if (n > WSIP_MAX_WORKERS)
         n = WSIP_MAX_WORKERS;
     s->nworkers = n;
-    s->workers = calloc(n, sizeof(*s->workers));
+    /* aligned: each worker's counters sit on cache lines of their own */
+    s->workers = aligned_alloc(alignof(struct wsip_worker), n * sizeof(*s->workers));
     if (!s->workers) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    memset(s->workers, 0, n * sizeof(*s->workers));
     for (unsigned i = 0; i < s->opt.nlisten; i++) {
         if (wsip_listen_kind_secure(s->opt.listen[i].kind) && !s->tls) {
             struct wsip_tls_config cfg;
@@ -420,6 +431,37 @@ int wsip_server_reload_tls(struct wsip_server *s)
     }
     wsip_log(WSIP_LOG_INFO, NULL, "TLS certificate reloaded from %s", s->opt.tls_cert);
     return 0;
+}
+
+static void sum_into(uint64_t *to, const _Atomic uint64_t *from, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        to[i] += atomic_load_explicit(&from[i], memory_order_relaxed);
+}
+
+void wsip_server_counters(const struct wsip_server *s, struct wsip_counter_totals *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < s->nworkers; i++) {
+        const struct wsip_counters *c = &s->workers[i].ctr;
+        sum_into(&out->rx_msgs, &c->rx_msgs, 1);
+        sum_into(&out->tx_msgs, &c->tx_msgs, 1);
+        sum_into(&out->rx_bad, &c->rx_bad, 1);
+        sum_into(out->requests, c->requests, WSIP_CTR_METHODS);
+        sum_into(out->responses, c->responses, WSIP_CTR_RESPONSES);
+        sum_into(out->conns_open, c->conns_open, WSIP_CTR_KINDS);
+        sum_into(out->conns_total, c->conns_total, WSIP_CTR_KINDS);
+        sum_into(&out->conns_refused, &c->conns_refused, 1);
+        sum_into(&out->ws_pings, &c->ws_pings, 1);
+        sum_into(&out->ws_pongs_missed, &c->ws_pongs_missed, 1);
+        sum_into(out->ws_closes, c->ws_closes, WSIP_CTR_WS_CODES);
+        sum_into(&out->strans_open, &c->strans_open, 1);
+        sum_into(&out->ctrans_open, &c->ctrans_open, 1);
+        sum_into(&out->calls_answered, &c->calls_answered, 1);
+        sum_into(&out->calls_ended, &c->calls_ended, 1);
+        sum_into(&out->stale_flows, &c->stale_flows, 1);
+        sum_into(&out->handoffs, &c->handoffs, 1);
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -516,6 +558,8 @@ void wsip_server_free(struct wsip_server *s)
         }
     }
     pthread_mutex_destroy(&s->iplock);
+    wsip_admin_access_free(s->admin);
+    s->admin = NULL;
     wsip_tls_ctx_free(s->tls);
     wsip_tls_ctx_free(s->tls_client);
 }

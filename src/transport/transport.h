@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@ struct wsip_conn;
 struct wsip_tls_ctx;
 struct wsip_core;
 struct wsip_strans;
+struct wsip_admin_access;
 
 /* ------------------------------------------------------------ listeners */
 
@@ -135,10 +137,61 @@ struct wsip_slot {
     uint32_t next_free;
 };
 
+/* What /status and /metrics report, counted where it happens. Each worker
+ * owns one block and is the only thread that writes it: an increment is a
+ * relaxed load and store (a plain add, no locked instruction, no shared
+ * cache line), and readers on other threads sum the blocks with relaxed
+ * loads (wsip_server_counters). The *_open fields are gauges: the owner
+ * adds and takes away. */
+#define WSIP_CTR_METHODS   16 /* enum wsip_method ids; WSIP_METHOD_OTHER for the rest */
+#define WSIP_CTR_KINDS     5  /* enum wsip_listen_kind */
+#define WSIP_CTR_WS_CODES  16 /* WebSocket close codes 1000..1015 */
+#define WSIP_CTR_RESPONSES 6  /* status classes 1xx..6xx */
+
 struct wsip_counters {
-    _Atomic uint64_t rx_msgs, tx_msgs, rx_bad, conns_open, conns_total, conns_refused;
-    _Atomic uint64_t ws_closes[16]; /* by close code - 1000, 1000..1015 */
-    _Atomic uint64_t stale_flows, handoffs;
+    _Atomic uint64_t rx_msgs;                    /* SIP messages parsed (requests and responses) */
+    _Atomic uint64_t tx_msgs;                    /* SIP messages handed to a socket */
+    _Atomic uint64_t rx_bad;                     /* refused: unparsable, invalid */
+    _Atomic uint64_t requests[WSIP_CTR_METHODS]; /* valid requests received, by method */
+    _Atomic uint64_t responses[WSIP_CTR_RESPONSES]; /* sent, by class (no retransmissions) */
+    _Atomic uint64_t conns_open[WSIP_CTR_KINDS];    /* gauge: connections by transport */
+    _Atomic uint64_t conns_total[WSIP_CTR_KINDS];   /* accepted or opened */
+    _Atomic uint64_t conns_refused;
+    _Atomic uint64_t ws_pings;        /* pings sent on idle WebSockets */
+    _Atomic uint64_t ws_pongs_missed; /* pings unanswered at the next check */
+    _Atomic uint64_t ws_closes[WSIP_CTR_WS_CODES];
+    _Atomic uint64_t strans_open, ctrans_open; /* gauges: transactions in the tables */
+    _Atomic uint64_t calls_answered;           /* 2xx sent to an initial INVITE (no To tag) */
+    _Atomic uint64_t calls_ended;              /* 2xx sent to a BYE */
+    _Atomic uint64_t stale_flows;              /* sends to a connection that was gone */
+    _Atomic uint64_t handoffs;                 /* sends passed to the connection's owner */
+};
+
+/* The owner's increment: not atomic as a whole, and it need not be. */
+static inline void wsip_ctr_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+static inline void wsip_ctr_inc(_Atomic uint64_t *c)
+{
+    wsip_ctr_add(c, 1);
+}
+static inline void wsip_ctr_dec(_Atomic uint64_t *c)
+{
+    wsip_ctr_add(c, (uint64_t)-1);
+}
+
+/* The same numbers summed over the workers, as plain integers. */
+struct wsip_counter_totals {
+    uint64_t rx_msgs, tx_msgs, rx_bad;
+    uint64_t requests[WSIP_CTR_METHODS];
+    uint64_t responses[WSIP_CTR_RESPONSES];
+    uint64_t conns_open[WSIP_CTR_KINDS], conns_total[WSIP_CTR_KINDS], conns_refused;
+    uint64_t ws_pings, ws_pongs_missed, ws_closes[WSIP_CTR_WS_CODES];
+    uint64_t strans_open, ctrans_open;
+    uint64_t calls_answered, calls_ended;
+    uint64_t stale_flows, handoffs;
 };
 
 struct wsip_worker {
@@ -180,7 +233,18 @@ struct wsip_worker {
     struct wsip_txn_table *txn; /* transactions of this worker (txn/txn.h) */
     uv_timer_t expire_timer;    /* worker 0: removes expired bindings */
     bool expire_running;
+
+    /* written by this worker only; on its own cache lines, so that the
+     * other workers' writes nearby never evict it */
+    alignas(64) struct wsip_counters ctr;
 };
+
+/* Counts a response sent (status 100..699) by its class. */
+static inline void wsip_count_response(struct wsip_worker *w, unsigned status)
+{
+    if (w && status >= 100 && status < 700)
+        wsip_ctr_inc(&w->ctr.responses[status / 100 - 1]);
+}
 
 /* The worker's UDP socket for an address family (to send requests from). */
 uv_udp_t *wsip_worker_udp(struct wsip_worker *w, int family);
@@ -198,11 +262,16 @@ struct wsip_server {
     struct wsip_tls_ctx *tls_client; /* outgoing connections */
     atomic_bool stopping;
     int exit_code;
-    struct wsip_counters ctr;
+    /* open connections of all workers, for net.max_connections (changes on
+     * accept and close only, never per message) */
+    _Atomic uint64_t conns_open;
     /* per-IP accounting shared by all workers */
     pthread_mutex_t iplock;
     struct ip_entry *iptable[1024];
-    uint64_t start_ms;
+    uint64_t start_ms;     /* wsip_now_ms() at init: uptime */
+    int64_t start_wall_ms; /* the wall clock then (Unix ms) */
+    /* who may read /status, /status.json and /metrics (http/admin.h) */
+    struct wsip_admin_access *admin;
     /* registrar / proxy services (core/core.h); NULL: stateless answers */
     struct wsip_core *core;
     /* SIGHUP: called on the main thread (re-reads the configuration); when
@@ -222,6 +291,10 @@ int wsip_server_reload_tls(struct wsip_server *s);
 /* Starts workers without signal handling (tests): returns once listening. */
 int wsip_server_start(struct wsip_server *s);
 void wsip_server_join(struct wsip_server *s);
+
+/* Sums the workers' counters (any thread; each number is read once, so the
+ * sum is not one instant, only close to one). */
+void wsip_server_counters(const struct wsip_server *s, struct wsip_counter_totals *out);
 
 /* Current thread's worker, NULL on other threads. */
 struct wsip_worker *wsip_worker_self(void);

@@ -147,5 +147,9 @@ int wsip_udp_send(uv_udp_t *udp, const struct sockaddr *to, const struct iovec *
     do {
         n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    return n < 0 ? -1 : 0;
+    if (n < 0)
+        return -1;
+    struct wsip_worker *w = udp->loop->data; /* the socket's worker: this thread */
+    wsip_ctr_inc(&w->ctr.tx_msgs);
+    return 0;
 }

@@ -121,6 +121,7 @@ struct send_task {
     wsip_flow_done_fn done;
     void *arg;
     size_t len;
+    bool handed; /* came through the owner's queue */
     char data[];
 };
 
@@ -133,8 +134,10 @@ static void send_on_owner(struct wsip_worker *w, struct wsip_task *t)
         struct iovec iov = {st->data, st->len};
         status = wsip_conn_send(c, &iov, 1);
     } else {
-        atomic_fetch_add(&w->srv->ctr.stale_flows, 1);
+        wsip_ctr_inc(&w->ctr.stale_flows);
     }
+    if (st->handed)
+        wsip_ctr_inc(&w->ctr.handoffs);
     if (st->done)
         st->done(st->token, status, st->arg);
     free(st);
@@ -155,12 +158,13 @@ int wsip_flow_send(struct wsip_server *s, wsip_flow_token token, const void *dat
     st->done = done;
     st->arg = arg;
     st->len = len;
+    st->handed = false;
     memcpy(st->data, data, len);
     if (owner == wsip_worker_self()) {
         send_on_owner(owner, &st->task);
         return 0;
     }
-    atomic_fetch_add(&s->ctr.handoffs, 1);
+    st->handed = true;
     if (wsip_worker_post(owner, &st->task) < 0) {
         free(st);
         return -1;

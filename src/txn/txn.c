@@ -201,6 +201,7 @@ static void table_add(struct wsip_txn_table *tab, struct txn *x)
     *slot = x;
     x->in_table = true;
     tab->count++;
+    wsip_ctr_inc(x->kind == TX_SERVER ? &x->w->ctr.strans_open : &x->w->ctr.ctrans_open);
 }
 
 static void table_del(struct wsip_txn_table *tab, struct txn *x)
@@ -214,6 +215,7 @@ static void table_del(struct wsip_txn_table *tab, struct txn *x)
         }
     x->in_table = false;
     tab->count--;
+    wsip_ctr_dec(x->kind == TX_SERVER ? &x->w->ctr.strans_open : &x->w->ctr.ctrans_open);
 }
 
 static struct txn *table_find(struct wsip_txn_table *tab, const char *key, enum txn_kind kind)
@@ -635,6 +637,23 @@ void wsip_strans_release(struct wsip_strans *st)
     st->on_cancel = NULL;
 }
 
+/* A response went out: its class, and the calls it starts or ends. */
+static void count_sent(struct wsip_strans *st, unsigned status)
+{
+    struct wsip_worker *w = st->t.w;
+    wsip_count_response(w, status);
+    if (status < 200 || status >= 300)
+        return;
+    if (st->t.invite) {
+        /* an initial INVITE (no To tag): a re-INVITE starts nothing */
+        const struct wsip_addr *to = wsip_msg_to(st->t.req, NULL);
+        if (to && !to->has_tag)
+            wsip_ctr_inc(&w->ctr.calls_answered);
+    } else if (st->t.req->method_id == WSIP_METHOD_BYE) {
+        wsip_ctr_inc(&w->ctr.calls_ended);
+    }
+}
+
 int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const void *data, size_t len)
 {
     struct txn *x = &st->t;
@@ -646,6 +665,8 @@ int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const voi
         return -1;
     st->last_status = status;
     int rc = wsip_target_send(x->w, &st->reply_to, data, len);
+    if (rc == 0)
+        count_sent(st, status);
     const struct wsip_txn_timers *tm = &x->tab->timers;
     if (status < 200) {
         x->state = ST_PROCEEDING;
