@@ -3,15 +3,19 @@
 // Debian Chromium (playwright-core, fake audio and video devices). Every
 // step goes through the page's own controls (fields, buttons, keys) and is
 // checked on what the page shows; for media the test also reads the peer
-// connections' statistics. Screenshots of the phone are written to
-// <build>/test-artifacts/phone-*.png and checked not to be blank; the page
-// weight (HTML + JS + CSS + config.json bytes transferred) is printed.
+// connections' statistics. The status page (/status of the same wsip) is
+// read the same way, through its DOM, beside two phones that register,
+// exchange a message and make a call; /metrics is fetched from it.
+// Screenshots are written to <build>/test-artifacts/phone-*.png and
+// status-page.png and checked not to be blank; the page weight (HTML + JS +
+// CSS + config.json bytes transferred) is printed.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
 import { launchBrowser } from './browser/harness.mjs';
+import { metric, parseMetrics } from './metrics.mjs';
 import { REPO, T_REPLY, freePort, makeCert, sleep, startServer, tmpDir, wait } from './server.mjs';
 import { makeDb } from './sipreg.mjs';
 
@@ -89,11 +93,11 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     if (srv) await srv.stopOk();
   });
 
-  /** A fresh browser profile on the phone page: {page, context, name,
-   * responses, errors}. */
-  async function openPhone(name, url = `${base}/`) {
+  /** A fresh browser profile on url: {page, context, name, responses,
+   * errors}; init runs in the page before its scripts. */
+  async function openPage(name, url, init = null) {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1000, height: 800 } });
-    await context.addInitScript(instrument);
+    if (init) await context.addInitScript(init);
     const page = await context.newPage();
     const p = { page, context, name, responses: [], errors: [] };
     opened.push(p);
@@ -103,7 +107,13 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
       if (m.type() === 'error') p.errors.push(`console: ${m.text()}`.slice(0, 300));
     });
     await page.goto(url);
-    await page.locator('#login').waitFor({ state: 'visible', timeout: T_STEP });
+    return p;
+  }
+
+  /** A fresh browser profile on the phone page, instrumented. */
+  async function openPhone(name, url = `${base}/`) {
+    const p = await openPage(name, url, instrument);
+    await p.page.locator('#login').waitFor({ state: 'visible', timeout: T_STEP });
     return p;
   }
 
@@ -186,11 +196,11 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     }
   }
 
-  /** Saves a screenshot of the page into the artifacts and checks it is a
-   * real picture of the phone: decoded by the browser, more than a few
+  /** Saves a screenshot of the page into the artifacts as <name>.png and
+   * checks it is a real picture: decoded by the browser, more than a few
    * colours, no colour covering nearly all of it. Returns the path. */
   async function screenshot(p, name) {
-    const file = path.join(ARTIFACTS, `phone-${name}.png`);
+    const file = path.join(ARTIFACTS, `${name}.png`);
     const png = await p.page.screenshot({ path: file, fullPage: true });
     const look = await p.page.evaluate(async (b64) => {
       const img = new Image();
@@ -258,7 +268,7 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     assert.deepEqual(unlabelled, []);
     assert.equal(await p.page.locator('#notice').getAttribute('role'), 'alert');
     assert.equal(await p.page.locator('#call-state').getAttribute('aria-live'), 'assertive');
-    await screenshot(p, 'login');
+    await screenshot(p, 'phone-login');
     assert.deepEqual(p.errors, []);
   });
 
@@ -272,7 +282,7 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     assert.equal(await focused(p), 'login-password');
     assert.equal(await p.page.inputValue('#login-user'), 'alice');
     assert.match(await p.page.locator('#login-submit').textContent(), /^Sign in$/);
-    await screenshot(p, 'wrong-password');
+    await screenshot(p, 'phone-wrong-password');
     // the same user with the right password then gets in
     await signIn(p, 'alice');
     await waitText(p, 'reg-state', /^Registered$/);
@@ -305,7 +315,7 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     assert.equal(await focused(bob), 'answer', 'the answer button has the focus');
     assert.match(await bob.page.title(), /Call from alice/);
     await waitText(alice, 'call-state', /^Ringing bob…$/);
-    await screenshot(bob, 'incoming');
+    await screenshot(bob, 'phone-incoming');
     // the ring sounds (WebAudio, the default "Ring sound" on)
     assert.ok(await bob.page.evaluate(() => window.__tones) >= 2, 'no ring tone played');
     assert.equal(await bob.page.locator('#call-audio').isDisabled(), true, 'a second call can be placed while one rings');
@@ -343,7 +353,7 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     await alice.page.click('#hold');
     await waitText(alice, 'call-state', /^Connected$/);
     await waitText(bob, 'call-state', /^Connected$/);
-    await screenshot(alice, 'call');
+    await screenshot(alice, 'phone-call');
 
     await alice.page.click('#hangup');
     await waitText(alice, 'last-call', /^Call with bob ended by you, \d+:\d\d\.$/);
@@ -373,7 +383,7 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
       await p.page.waitForFunction(() => document.getElementById('remote-video').videoWidth > 0, null, { timeout: T_STEP });
     }
     assert.equal(await carol.page.locator('#call-kind').textContent(), 'Video call');
-    await screenshot(carol, 'video-call');
+    await screenshot(carol, 'phone-video-call');
     await dave.page.click('#hangup');
     await waitText(carol, 'last-call', /^Call with dave ended by dave/);
     await waitText(dave, 'last-call', /^Call with carol ended by you/);
@@ -426,8 +436,183 @@ describe('web phone (JsSIP in Chromium) served by wsip', { timeout: wait(300000)
     // back to frank's conversation: both messages still there
     await erin.page.click('#chats button:has-text("frank")');
     assert.deepEqual(await erin.page.locator('#chat-log li .text').allTextContents(), [text, 'hi erin']);
-    await screenshot(erin, 'messages');
+    await screenshot(erin, 'phone-messages');
     assert.deepEqual([...erin.errors, ...frank.errors], []);
+  });
+
+  // ------------------------------------------------- the status page (/status)
+
+  /** Counters the status page shows, by name: counter-<name> data-value. */
+  const COUNTED = ['registrations', 'aors', 'requests', 'messages-received', 'messages-sent', 'calls', 'calls-answered', 'calls-ended', 'auth-challenges', 'responses-2xx', 'responses-4xx'];
+
+  /** /status of the same wsip in a browser profile of its own, once it has
+   * shown a first status.json. */
+  async function openStatus() {
+    const s = await openPage('status page', `${base}/status`);
+    await s.page.waitForFunction(() => document.getElementById('status-updated').textContent !== 'never', null, { timeout: T_STEP });
+    assert.equal(await s.page.locator('#status-state').getAttribute('data-state'), 'ok', await s.page.locator('#status-state').textContent());
+    return s;
+  }
+
+  /** What the status page shows now: {counters: {name: value}, rows:
+   * [{aor, contact, transport, expires, user-agent, instance}], charts:
+   * {name: data-points}}. */
+  function statusShows(s) {
+    return s.page.evaluate((names) => {
+      const counters = {};
+      for (const n of names) counters[n] = Number(document.getElementById(`counter-${n}`).dataset.value);
+      const rows = [...document.querySelectorAll('#registrations-body tr[data-testid="registration-row"]')].map((tr) => ({
+        aor: tr.dataset.aor,
+        ...Object.fromEntries([...tr.cells].map((td) => [td.dataset.field, td.textContent])),
+      }));
+      const charts = {};
+      for (const c of ['requests', 'responses', 'connections']) charts[c] = Number(document.getElementById(`chart-${c}`).dataset.points);
+      return { counters, rows, charts, summary: document.getElementById('registrations-summary').textContent };
+    }, COUNTED);
+  }
+
+  /** Waits (through the page's own refreshes) until pred(statusShows()). */
+  async function statusUntil(s, pred, what, ms = T_STEP) {
+    const end = Date.now() + ms;
+    for (;;) {
+      const now = await statusShows(s);
+      if (pred(now)) return now;
+      if (Date.now() > end) throw new Error(`status page: ${what} not shown within ${ms} ms: ${JSON.stringify(now)}\n${s.errors.join('\n')}`);
+      await sleep(200);
+    }
+  }
+
+  /** /metrics fetched by the status page itself (its origin, its access). */
+  async function pageMetrics(s) {
+    const text = await s.page.evaluate(async () => {
+      const r = await fetch('/metrics', { cache: 'no-store' });
+      if (!r.ok) throw new Error(`/metrics: HTTP ${r.status}`);
+      return r.text();
+    });
+    return parseMetrics(text);
+  }
+
+  test('the status page beside two phones: both registrations over ws, counters and /metrics moved by a message and a call, charts drawn; screenshot', async () => {
+    const s = await openStatus();
+    // the earlier tests' pages are closed, and their flows' bindings gone
+    const before = await statusUntil(s, (x) => x.counters.registrations === 0 && x.rows.length === 0, 'no registration');
+    const mBefore = await pageMetrics(s);
+
+    const alice = await registered('alice');
+    const bob = await registered('bob');
+    const instance = (p) => p.page.evaluate(() => JSON.parse(localStorage.getItem('wsip-phone')).instance);
+    const shown = await statusUntil(s, (x) => x.rows.length === 2 && x.counters.registrations === 2, 'both registrations');
+    for (const [p, aor] of [
+      [alice, 'sip:alice@localhost'],
+      [bob, 'sip:bob@localhost'],
+    ]) {
+      const row = shown.rows.find((r) => r.aor === aor);
+      assert.ok(row, `no row for ${aor}: ${JSON.stringify(shown.rows)}`);
+      assert.equal(row.transport, 'ws', `transport of ${aor}`);
+      assert.match(row.contact, /^sip:[^@]+@[^;]+\.invalid;transport=ws$/, `contact of ${aor}`);
+      assert.equal(row['user-agent'], 'wsip-phone (JsSIP 3.13)');
+      assert.equal(row.instance, `urn:uuid:${await instance(p)}`, `instance of ${aor}`);
+      assert.ok(Number(row.expires) > 0, `expires of ${aor}: ${row.expires}`);
+    }
+    assert.equal(shown.counters.aors, 2);
+    assert.match(shown.summary, /^2 bindings for 2 AORs \(2 listed\)$/);
+    // the filter narrows the table to one user's rows
+    await s.page.fill('#registrations-filter', 'bob@');
+    assert.deepEqual((await statusShows(s)).rows.map((r) => r.aor), ['sip:bob@localhost']);
+    assert.match((await statusShows(s)).summary, /1 match the filter\)$/);
+    await s.page.fill('#registrations-filter', '');
+
+    // a message from alice appears in bob's conversation
+    await alice.page.fill('#target', 'bob');
+    await alice.page.click('#open-chat');
+    await alice.page.fill('#compose-text', 'status check');
+    await alice.page.press('#compose-text', 'Enter');
+    await alice.page.locator('#chat-log li.msg.out[data-state="sent"]').waitFor({ timeout: T_STEP });
+    await bob.page.locator('#chat-log li.msg.in .text').first().waitFor({ timeout: T_STEP });
+    assert.equal(await bob.page.locator('#chat-log li.msg.in .text').first().textContent(), 'status check');
+
+    // a call: bob calls alice, alice answers, both connected, bob hangs up
+    await bob.page.fill('#target', 'alice');
+    await bob.page.click('#call-audio');
+    await waitVisible(alice, '#incoming');
+    await alice.page.click('#answer');
+    await waitText(bob, 'call-state', /^Connected$/);
+    await waitText(alice, 'call-state', /^Connected$/);
+    await bob.page.click('#hangup');
+    await waitText(bob, 'last-call', /^Call with alice ended by you/);
+    await waitText(alice, 'last-call', /^Call with bob ended by bob/);
+
+    // the page refreshes by itself (every 2 s) and shows the traffic
+    const after = await statusUntil(s, (x) => x.counters['calls-ended'] > before.counters['calls-ended'], 'the call ended');
+    const c0 = before.counters;
+    const c1 = after.counters;
+    assert.equal(c1['calls-answered'] - c0['calls-answered'], 1, JSON.stringify(c1));
+    assert.equal(c1['calls-ended'] - c0['calls-ended'], 1, JSON.stringify(c1));
+    assert.equal(c1.calls, c0.calls, 'calls in progress once hung up');
+    // REGISTER x2 and INVITE, MESSAGE challenged then sent again, ACK, BYE
+    assert.ok(c1.requests - c0.requests >= 10, `requests: ${c0.requests} -> ${c1.requests}`);
+    assert.ok(c1['auth-challenges'] - c0['auth-challenges'] >= 4, `challenges: ${c0['auth-challenges']} -> ${c1['auth-challenges']}`);
+    // 200 to both REGISTERs, and the phones' 200 to MESSAGE, INVITE and BYE
+    assert.ok(c1['responses-2xx'] - c0['responses-2xx'] >= 5, `2xx: ${c0['responses-2xx']} -> ${c1['responses-2xx']}`);
+    assert.ok(c1['responses-4xx'] - c0['responses-4xx'] >= 4, `4xx: ${c0['responses-4xx']} -> ${c1['responses-4xx']}`);
+    assert.ok(c1['messages-received'] - c0['messages-received'] >= 12, `received: ${c0['messages-received']} -> ${c1['messages-received']}`);
+    assert.ok(c1['messages-sent'] - c0['messages-sent'] >= 12, `sent: ${c0['messages-sent']} -> ${c1['messages-sent']}`);
+    assert.equal(c1.registrations, 2);
+
+    // /metrics, read from the page, says the same
+    const m = await pageMetrics(s);
+    const delta = (name, labels) => metric(m, name, labels) - metric(mBefore, name, labels);
+    for (const [method, least] of [
+      ['REGISTER', 4],
+      ['MESSAGE', 2],
+      ['INVITE', 2],
+      ['ACK', 2],
+      ['BYE', 1],
+    ]) {
+      assert.ok(delta('wsip_sip_requests_total', { method }) >= least, `${method} requests: +${delta('wsip_sip_requests_total', { method })}`);
+    }
+    assert.equal(delta('wsip_calls_answered_total'), 1);
+    assert.equal(delta('wsip_calls_ended_total'), 1);
+    assert.equal(metric(m, 'wsip_calls_answered_total'), c1['calls-answered']);
+    assert.equal(metric(m, 'wsip_registrations'), 2);
+    assert.equal(metric(m, 'wsip_registered_aors'), 2);
+    const mRequests = m.get('wsip_sip_requests_total').samples.reduce((a, x) => a + x.value, 0);
+    assert.ok(mRequests >= c1.requests, `metrics requests ${mRequests} < page ${c1.requests}`);
+    assert.equal(await s.page.locator('#status-version').textContent(), m.get('wsip_build_info').samples[0].labels.version);
+
+    // the charts: a few refreshes drawn, and the requests line not flat
+    const drawn = await statusUntil(s, (x) => Object.values(x.charts).every((n) => n >= 3), 'three points per chart', wait(20000));
+    for (const c of Object.keys(drawn.charts)) assert.ok((await s.page.locator(`#chart-${c} polyline`).count()) >= 1, `chart-${c} has no line`);
+    const ys = await s.page.evaluate(() =>
+      document
+        .querySelector('#chart-requests polyline')
+        .getAttribute('points')
+        .split(' ')
+        .map((p) => Number(p.split(',')[1])),
+    );
+    assert.ok(new Set(ys).size > 1, `the requests chart is flat: ${ys}`);
+    // each scale's labels are its grid lines' exact values: 0, a, 2a, 3a, 4a
+    for (const c of Object.keys(drawn.charts)) {
+      const labels = await s.page.locator(`#chart-${c} text`).allTextContents();
+      const ticks = labels.filter((t) => !/^(now|−5 min)$/.test(t)).map((t) => Number(t.replace(/,/g, '').replace(/k$/, 'e3').replace(/M$/, 'e6')));
+      assert.equal(ticks.length, 5, `chart-${c} labels: ${labels}`);
+      assert.ok(ticks[1] > 0 && ticks.every((v, i) => Math.abs(v - i * ticks[1]) <= 1e-9 * ticks[4]), `chart-${c} scale labels are not 0, a, 2a, 3a, 4a: ${labels}`);
+    }
+
+    // accessible: labelled inputs, named charts and counters, a live status
+    const unnamed = await s.page.evaluate(() => {
+      const name = (e) => (e.getAttribute('aria-labelledby') || '').split(' ').map((id) => document.getElementById(id)?.textContent.trim() || '').join('');
+      return [
+        ...[...document.querySelectorAll('input')].filter((i) => !i.labels.length && !i.getAttribute('aria-label')).map((i) => `input#${i.id}`),
+        ...[...document.querySelectorAll('svg[role="img"]')].filter((e) => !name(e)).map((e) => `svg#${e.id}`),
+        ...[...document.querySelectorAll('dd')].filter((e) => !name(e)).map((e) => `dd#${e.id}`),
+        ...[...document.querySelectorAll('button')].filter((e) => !e.textContent.trim()).map((e) => `button#${e.id}`),
+      ];
+    });
+    assert.deepEqual(unnamed, []);
+    assert.equal(await s.page.locator('#status-state').getAttribute('role'), 'status');
+    await screenshot(s, 'status-page');
+    assert.deepEqual([...s.errors, ...alice.errors, ...bob.errors], []);
   });
 
   test('calls that do not happen: offline (480), no such user (404), declined (603), cancelled by the caller (missed call)', async () => {
