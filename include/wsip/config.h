@@ -130,6 +130,7 @@ struct wsip_config {
         struct wsip_strlist algorithms;    /* UDP/TCP/TLS clients: "MD5", "SHA-256", ... */
         struct wsip_strlist algorithms_ws; /* WS/WSS clients (browser libraries) */
         unsigned nonce_ttl;                /* seconds a challenge's nonce stays fresh */
+        bool qop_auth_int;                 /* offer auth-int besides auth */
     } auth;
     struct wsip_cidr_list trusted;
     struct {

@@ -432,6 +432,13 @@ const struct wsip_config_directive wsip__config_table[] = {
      .reload = false,
      .doc = "Lifetime of a challenge's nonce: credentials on an older one get a new challenge "
             "with stale=true (RFC 7616 sec 3.3), the UA retries without asking the user"},
+    {.name = "auth.qop_auth_int",
+     .type = WSIP_CONFIG_BOOL,
+     .def = "false",
+     .offset = FIELD(auth.qop_auth_int, bool),
+     .reload = false,
+     .doc = "Offer qop=\"auth,auth-int\" (the body is covered too) instead of qop=\"auth\"; "
+            "some clients answer only auth"},
     /* ------------------------------------------------- trust and admin */
     {.name = "trusted",
      .type = WSIP_CONFIG_CIDRLIST,

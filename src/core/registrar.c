@@ -466,12 +466,13 @@ static void hook_del(void *arg, const struct wsip_binding *b)
 /* An auth service offering the configured algorithms in their order (only
  * MD5 and SHA-256 have stored HA1s). */
 static int make_auth(struct wsip_auth_svc **a, const struct wsip_strlist *algs, unsigned nonce_ttl,
-                     const unsigned char *secret, const char **why)
+                     bool auth_int, const unsigned char *secret, const char **why)
 {
     struct wsip_auth_cfg ac;
     wsip_auth_cfg_default(&ac);
     if (nonce_ttl)
         ac.nonce_ttl_s = nonce_ttl;
+    ac.qop_auth_int = auth_int;
     ac.nalgs = 0;
     for (size_t i = 0; i < algs->n && ac.nalgs < WSIP_DIGEST_ALG_COUNT; i++) {
         int alg = wsip_digest_alg_from_str(wsip_str_cstr(algs->v[i]));
@@ -528,9 +529,11 @@ int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct 
     const char *why = NULL;
     int rc = core->loc && RAND_bytes(secret, sizeof(secret)) == 1 ? 0 : -1;
     if (rc == 0)
-        rc = make_auth(&core->auth, &cfg->auth.algorithms, cfg->auth.nonce_ttl, secret, &why);
+        rc = make_auth(&core->auth, &cfg->auth.algorithms, cfg->auth.nonce_ttl,
+                       cfg->auth.qop_auth_int, secret, &why);
     if (rc == 0)
-        rc = make_auth(&core->auth_ws, &cfg->auth.algorithms_ws, cfg->auth.nonce_ttl, secret, &why);
+        rc = make_auth(&core->auth_ws, &cfg->auth.algorithms_ws, cfg->auth.nonce_ttl,
+                       cfg->auth.qop_auth_int, secret, &why);
     OPENSSL_cleanse(secret, sizeof(secret));
     if (rc < 0) {
         snprintf(err, errlen, "core: %s", why ? why : "out of memory");

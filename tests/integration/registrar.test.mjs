@@ -236,6 +236,27 @@ describe('registrar', SUITE, () => {
       await reg.ok({ contacts: ['*'], expires: 0 });
     });
 
+    test('auth.qop_auth_int: qop="auth,auth-int" offered; auth-int over the (empty) body -> 200, over another body -> 401', async () => {
+      const s2 = await server({ listen: ['udp'], args: ['--db', db], set: { 'auth.qop_auth_int': true } });
+      try {
+        const c = await client(s2, 'udp');
+        const reg = new Registration(c, { user: 'frank' });
+        const contact = `<${c.contactUri('frank')}>`;
+        const first = await c.request(reg.build({ contacts: [contact] }));
+        assert.equal(first.status, 401);
+        for (const v of first.all('www-authenticate'))
+          assert.equal(parseChallenge(v).params.qop, 'auth,auth-int', v);
+        const ch = parseChallenge(first.get('www-authenticate'));
+        const forged = await c.request(reg.build({ contacts: [contact], authorization: reg.answer(ch, { qop: 'auth-int', body: 'x', nc: 1 }) }));
+        assert.equal(forged.status, 401, `auth-int over a body that was not sent: ${forged.start}`);
+        const ok = await c.request(reg.build({ contacts: [contact], authorization: reg.answer(ch, { qop: 'auth-int', body: '', nc: 2 }) }));
+        assert.equal(ok.status, 200, ok.start);
+        await reg.ok({ contacts: ['*'], expires: 0 });
+      } finally {
+        await s2.stop();
+      }
+    });
+
     test('stale nonce (auth.nonce_ttl=2) -> 401 with stale=true, then 200 with the fresh nonce', async () => {
       // 2 s: the fresh nonce must still be fresh when the retry arrives on a loaded machine
       const s2 = await server({ listen: ['udp'], args: ['--db', db], set: { 'auth.nonce_ttl': 2 } });

@@ -96,7 +96,8 @@ export function parseChallenge(value) {
   return { scheme: m[1], params, names };
 }
 
-/** The Authorization value for a challenge (RFC 7616 sec 3.4.1, qop=auth). */
+/** The Authorization value for a challenge (RFC 7616 sec 3.4.1; qop auth,
+ * or auth-int with o.body). */
 export function digestAuthorization(o) {
   const alg = o.algorithm || 'MD5';
   const h = H[alg];
@@ -105,7 +106,8 @@ export function digestAuthorization(o) {
   const cnonce = o.cnonce || crypto.randomBytes(8).toString('hex');
   const qop = o.qop ?? 'auth';
   const ha1 = h(`${o.user}:${o.realm}:${o.password}`);
-  const ha2 = h(`${o.method}:${o.uri}`);
+  // auth-int: the body is in HA2 (RFC 7616 sec 3.4.3)
+  const ha2 = qop === 'auth-int' ? h(`${o.method}:${o.uri}:${h(o.body ?? '')}`) : h(`${o.method}:${o.uri}`);
   const response = qop ? h(`${ha1}:${o.nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : h(`${ha1}:${o.nonce}:${ha2}`);
   const parts = [
     `username="${o.user}"`,
