@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/random.h"
 #include "wsip/sip.h"
 
 enum { IX_FLOW, IX_GRUU, IX_COUNT };
@@ -153,7 +154,7 @@ static int gruu_make(char out[WSIP_TEMP_GRUU_LEN + 1])
 {
     static const char a32[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned char r[GRUU_RAND];
-    if (RAND_bytes(r, sizeof(r)) != 1)
+    if (wsip_random_bytes(r, sizeof(r)) < 0) /* the CSPRNG, pooled */
         return -1;
     for (size_t i = 0; i < WSIP_TEMP_GRUU_LEN; i++) {
         size_t bit = i * 5, byte = bit / 8, off = bit % 8;

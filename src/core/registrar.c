@@ -248,8 +248,15 @@ static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct w
             /* RFC 5627 sec 3.2: the AOR with gr=instance, and a temp-gruu
              * whose user part the location store made unguessable */
             const char *at = strchr(b->aor, '@');
-            wsip_sbuf_printf(&x, ";pub-gruu=\"%s;gr=%s\";temp-gruu=\"sip:tgruu.%s@%s;gr\"", b->aor,
-                             b->instance, b->temp_gruu, at ? at + 1 : "");
+            wsip_sbuf_puts(&x, ";pub-gruu=\"");
+            wsip_sbuf_puts(&x, b->aor);
+            wsip_sbuf_puts(&x, ";gr=");
+            wsip_sbuf_puts(&x, b->instance);
+            wsip_sbuf_puts(&x, "\";temp-gruu=\"sip:tgruu.");
+            wsip_sbuf_puts(&x, b->temp_gruu);
+            wsip_sbuf_puts(&x, "@");
+            wsip_sbuf_puts(&x, at ? at + 1 : "");
+            wsip_sbuf_puts(&x, ";gr\"");
         }
         wsip_sbuf_append(&x, "\r\n", 2);
     }
@@ -334,9 +341,29 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         struct wsip_binding_req *r = &reqs[n];
         memset(r, 0, sizeof(*r));
         r->contact = c->uri.raw;
+        /* one pass over the Contact's parameters (the first of each counts) */
+        struct wsip_str p_expires = WSIP_STR_NULL, p_q = WSIP_STR_NULL, p_inst = WSIP_STR_NULL,
+                        p_regid = WSIP_STR_NULL, rest = c->params, pn, pv;
+        bool has_expires = false, has_q = false, has_inst = false, has_regid = false;
+        while (wsip_param_next(&rest, &pn, &pv, NULL)) {
+            if (!has_expires && wsip_str_caseeq_cstr(pn, "expires")) {
+                has_expires = true;
+                p_expires = pv;
+            } else if (!has_q && wsip_str_caseeq_cstr(pn, "q")) {
+                has_q = true;
+                p_q = pv;
+            } else if (!has_inst && wsip_str_caseeq_cstr(pn, "+sip.instance")) {
+                has_inst = true;
+                p_inst = pv;
+            } else if (!has_regid && wsip_str_caseeq_cstr(pn, "reg-id")) {
+                has_regid = true;
+                p_regid = pv;
+            }
+        }
         struct wsip_str v;
         uint32_t exp = hdr_expires;
-        if (wsip_param_find(c->params, "expires", &v)) {
+        if (has_expires) {
+            v = p_expires;
             uint64_t e64;
             if (wsip_str_to_u64(v, UINT64_MAX, &e64) < 0) {
                 reply(st, 400, "Malformed expires parameter", NULL);
@@ -355,13 +382,14 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
             exp = core->max_expires;
         r->expires = exp;
         r->q = -1;
-        if (wsip_param_find(c->params, "q", &v) && (r->q = parse_q(v)) < 0) {
+        if (has_q && (r->q = parse_q(p_q)) < 0) {
             reply(st, 400, "Malformed q parameter", NULL);
             goto out;
         }
-        if (wsip_param_find(c->params, "+sip.instance", &v))
-            r->instance = strip_instance(v);
-        if (wsip_param_find(c->params, "reg-id", &v)) {
+        if (has_inst)
+            r->instance = strip_instance(p_inst);
+        if (has_regid) {
+            v = p_regid;
             uint32_t id;
             if (wsip_str_to_u32(v, UINT32_MAX, &id) < 0 || id == 0) {
                 reply(st, 400, "Malformed reg-id", NULL);
