@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/fmt.h"
 #include "core/core.h"
 #include "wsip/log.h"
 
@@ -265,7 +266,9 @@ static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct w
         wsip_sbuf_printf(&x, "Path: %.*s\r\n", (int)h->value.len, h->value.p);
     if (outbound_used) {
         /* RFC 5626 sec 6: the flow is kept alive, tell the UA how often */
-        wsip_sbuf_printf(&x, "Require: outbound\r\nFlow-Timer: %u\r\n", core->flow_timer);
+        wsip_sbuf_puts(&x, "Require: outbound\r\nFlow-Timer: ");
+        wsip_sbuf_putu(&x, core->flow_timer);
+        wsip_sbuf_puts(&x, "\r\n");
     }
     wsip_sbuf_puts(&x, "Supported: outbound, gruu, path\r\n" SERVER_HDR);
     (void)aor;
@@ -294,9 +297,14 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
 
     /* the AOR: scheme sip, the user as written, the domain */
     char aor_buf[512];
-    int an = snprintf(aor_buf, sizeof(aor_buf), "sip:%.*s@%.*s", (int)user.len, user.p,
-                      (int)domain.len, domain.p);
-    if (an < 0 || (size_t)an >= sizeof(aor_buf)) {
+    struct wsip_fmt f;
+    wsip_fmt_init(&f, aor_buf, sizeof(aor_buf));
+    wsip_fmt_cstr(&f, "sip:");
+    wsip_fmt_str(&f, user);
+    wsip_fmt_char(&f, '@');
+    wsip_fmt_str(&f, domain);
+    int an = wsip_fmt_done(&f);
+    if (an < 0) {
         reply(st, 400, "AOR too long", NULL);
         return;
     }
