@@ -1,14 +1,14 @@
 # The two commands of the README:
 #   make run    install what is missing, build, start wsip on its embedded defaults
 #   make check  install what is missing, build (normal + ASan/UBSan), run every test
-# Other targets: build, asan, fuzz, bench, format, clean.
+# Other targets: build, asan, fuzz, bench, bench-compare, format, clean.
 
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 CORPUS ?= $(abspath $(CURDIR)/../shared/corpus)
 
 CMAKE_COMMON = -DWSIP_CORPUS_DIR=$(CORPUS)
 
-.PHONY: run check build asan fuzz fuzz-build bench format format-check clean deps-build deps-check
+.PHONY: run check build asan fuzz fuzz-build bench bench-compare format format-check clean deps-build deps-check
 
 # Starts wsip on its embedded defaults (loopback only) in the foreground,
 # serving the web phone the build wrote to build/web (wsip logs its
@@ -56,6 +56,13 @@ bench:
 	cmake --build build-bench -j $(JOBS) --target parse_bench
 	./build-bench/bench/parse_bench $(BENCH_ARGS) $(CORPUS)
 
+# Kamailio and wsip side by side (BENCHMARKS.md); installs Kamailio and SIPp
+# (scripts/deps bench) and builds build-compare/ itself.
+# make bench-compare [COMPARE_ARGS='--quick' | '--rounds 5' | '--only ws_']
+COMPARE_ARGS ?=
+bench-compare:
+	bench/compare $(COMPARE_ARGS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -63,4 +70,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-fuzz build-bench
+	rm -rf build build-asan build-fuzz build-bench build-compare

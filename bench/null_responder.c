@@ -5,7 +5,9 @@
  *
  * No SIP parsing: a request's Via, From, To, Call-ID and CSeq lines (long or
  * compact names) are copied into the answer as they are, found by a scan of
- * the line starts; the To line gets a tag when it has none. ACKs and
+ * the line starts; the To line gets a tag when it has none, and a 200 to an
+ * INVITE gets a Contact (a callee must name its remote target, RFC 3261
+ * sec 12.1.1: the caller sends its ACK and BYE there). ACKs and
  * responses get no answer. WebSocket: the RFC 6455 handshake (Sec-WebSocket-Accept
  * from OpenSSL's SHA-1, subprotocol sip) and unfragmented text or binary
  * frames; pings are answered, a close is echoed, anything else (fragments,
@@ -135,6 +137,9 @@ static size_t build_answer(const char *msg, size_t len, char *out, size_t cap)
         return 0;
     static const char status[] = "SIP/2.0 200 OK\r\n";
     static const char tail[] = "Content-Length: 0\r\n\r\n";
+    /* the ACK and BYE of a "call" arrive over the same flow whatever it says */
+    static const char contact[] = "Contact: <sip:null@127.0.0.1>\r\n";
+    bool invite = len > 7 && memcmp(msg, "INVITE ", 7) == 0;
     size_t n = sizeof(status) - 1;
     if (n > cap)
         return 0;
@@ -168,8 +173,12 @@ static size_t build_answer(const char *msg, size_t len, char *out, size_t cap)
         }
         line = eol;
     }
-    if (!ended || n + sizeof(tail) - 1 > cap)
+    if (!ended || n + sizeof(contact) + sizeof(tail) > cap)
         return 0;
+    if (invite) {
+        memcpy(out + n, contact, sizeof(contact) - 1);
+        n += sizeof(contact) - 1;
+    }
     memcpy(out + n, tail, sizeof(tail) - 1);
     return n + sizeof(tail) - 1;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SIP core benchmark (issue #4): what wsip's registrar and proxy sustain.
-#  (a) SIPp over UDP (bench/sipcore/sipp/*.xml): REGISTER/s without digest (the
+#  (a) SIPp over UDP (bench/sipp/*.xml, shared with bench/compare and
+#      bench/kamailio/smoke.sh): REGISTER/s without digest (the
 #      server trusts 127.0.0.0/8) and with digest (401 then credentials: two
 #      round trips, SIPp keeps no nonce), MESSAGE relayed/s (SIPp UAC -> wsip
 #      -> a registered SIPp UAS) and calls/s (INVITE, 180, 200, ACK, BYE,
@@ -55,7 +56,7 @@ echo "building $BUILD (Release)" >&2
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target wsip >/dev/null
 W=$BUILD/wsip
-SC=bench/sipcore/sipp
+SC=bench/sipp
 
 TMP=$(mktemp -d)
 PIDS=()  # every background process started here: servers, SIPp UAS
@@ -80,7 +81,7 @@ trap 'exit 130' INT TERM
         echo "bench$i;[authentication username=bench$i password=$PASSWORD]"
     done
 } >"$TMP/users.csv"
-printf 'SEQUENTIAL\nsippuas;x\n' >"$TMP/uas.csv"
+printf 'SEQUENTIAL\nsippuas;[authentication username=sippuas password=none]\n' >"$TMP/uas.csv"
 
 # Limits raised so that one client address may open every flow; the rest is
 # wsip's defaults (2 workers: one per core).
@@ -175,13 +176,13 @@ sipp_run() {
 }
 
 # sipp_uas SERVER_UDP SCENARIO: registers sippuas@DOMAIN from the UAS port
-# (reg.xml, one call) and starts the UAS scenario there in the background.
+# (register.xml, one call) and starts the UAS scenario there in the background.
 sipp_uas() {
     local port=$1 sf=$2
-    timeout 30 "$SIPP" "127.0.0.1:$port" -sf "$SC/reg.xml" -inf "$TMP/uas.csv" -t u1 \
+    timeout 30 "$SIPP" "127.0.0.1:$port" -sf "$SC/register.xml" -inf "$TMP/uas.csv" -t u1 \
         -p "$SIPP_UAS" -mp "$SIPP_MEDIA" -cp "$SIPP_CTRL" -m 1 -timeout 20 -timeout_error \
         "${SIPP_COMMON[@]}" >/dev/null 2>&1 || { echo "SIPp UAS registration failed" >&2; exit 1; }
-    "$SIPP" "127.0.0.1:$port" -sf "$SC/$sf" -t u1 -p "$SIPP_UAS" -mp "$SIPP_UAS_MEDIA" \
+    "$SIPP" "127.0.0.1:$port" -sf "$SC/$sf" -s sippuas -t u1 -p "$SIPP_UAS" -mp "$SIPP_UAS_MEDIA" \
         -cp $((SIPP_CTRL + 1)) -timeout $(((DURATION + 10) * RUNS + 30)) -trace_err \
         -error_file "$TMP/uas-$sf.err" "${SIPP_COMMON[@]}" >/dev/null 2>&1 &
     UAS_PID=$!
@@ -251,15 +252,15 @@ start_server D_PID digest "$D_UDP" "$D_WS"
 
 echo "SIPp over UDP: REGISTER without and with digest" >&2
 for run in $(seq 1 "$RUNS"); do
-    sipp_run sipp_register "$T_PID" "$T_UDP" reg.xml "$run" -inf "$TMP/users.csv"
-    sipp_run sipp_register_digest "$D_PID" "$D_UDP" reg_auth.xml "$run" -inf "$TMP/users.csv" \
+    sipp_run sipp_register "$T_PID" "$T_UDP" register.xml "$run" -inf "$TMP/users.csv"
+    sipp_run sipp_register_digest "$D_PID" "$D_UDP" register.xml "$run" -inf "$TMP/users.csv" \
         -auth_uri "$DOMAIN"
 done
 
 echo "SIPp over UDP: MESSAGE relay, calls" >&2
-sipp_uas "$T_UDP" msg_uas.xml
+sipp_uas "$T_UDP" message_uas.xml
 for run in $(seq 1 "$RUNS"); do
-    sipp_run sipp_message "$T_PID" "$T_UDP" msg_uac.xml "$run" -inf "$TMP/users.csv" -s sippuas
+    sipp_run sipp_message "$T_PID" "$T_UDP" message_uac.xml "$run" -inf "$TMP/users.csv" -s sippuas
 done
 sipp_uas_stop
 sipp_uas "$T_UDP" call_uas.xml

@@ -1,11 +1,12 @@
 // Opens N WebSocket connections to a SIP server, REGISTERs one user on each
-// (PREFIX0 .. PREFIX(N-1); digest with PASSWORD when challenged), holds them
+// (PREFIX<K> .. PREFIX<K+N-1>, K = --start, default 0; digest with PASSWORD
+// when challenged), holds them
 // idle, then unregisters nothing and closes them (WS close 1000). For the
 // memory of idle registered connections (bench/kamailio/ws_mem.sh measures
 // the server while this holds).
 //
 //   node bench/kamailio/ws_hold.mjs --ws PORT [--wss] [--conns 1000] [--prefix u]
-//        [--password secret] [--hold 10] [--concurrency 100]
+//        [--start 0] [--password secret] [--hold 10] [--concurrency 100]
 //
 // --wss: TLS to PORT, the server certificate not checked (a test certificate).
 //
@@ -26,6 +27,7 @@ const { values: opt } = parseArgs({
     wss: { type: 'boolean', default: false },
     conns: { type: 'string', default: '1000' },
     prefix: { type: 'string', default: 'u' },
+    start: { type: 'string', default: '0' },
     password: { type: 'string', default: 'secret' },
     domain: { type: 'string', default: 'localhost' },
     hold: { type: 'string', default: '10' },
@@ -34,10 +36,11 @@ const { values: opt } = parseArgs({
   },
 });
 if (!opt.ws) {
-  console.error('usage: ws_hold.mjs --ws PORT [--conns N] [--prefix P] [--password PW] [--hold S] [--concurrency K]');
+  console.error('usage: ws_hold.mjs --ws PORT [--conns N] [--prefix P] [--start K] [--password PW] [--hold S] [--concurrency K]');
   process.exit(2);
 }
 const N = Number(opt.conns);
+const START = Number(opt.start);
 const TIMEOUT = Number(opt.timeout) * 1000;
 const rnd = () => crypto.randomBytes(6).toString('hex');
 
@@ -104,7 +107,7 @@ async function worker() {
   while (next < N) {
     const i = next++;
     try {
-      sockets.push(await openAndRegister(`${opt.prefix}${i}`));
+      sockets.push(await openAndRegister(`${opt.prefix}${START + i}`));
     } catch (e) {
       const why = String(e.message).replace(/^\S+: /, '');
       errors.set(why, (errors.get(why) || 0) + 1);

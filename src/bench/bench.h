@@ -69,7 +69,10 @@ struct bench_opts {
     const char *url_str;
     struct bench_url url;
     unsigned connections;       /* --connections */
-    double rate;                /* --rate: connection setups started per second, 0 = no limit */
+    double rate;                /* --rate (connect, options): connection setups started per
+                                   second, 0 = no limit */
+    double op_rate;             /* --rate (register, message, call): operations started per
+                                   second, 0 = closed loop */
     unsigned concurrency;       /* --concurrency: setups in flight (connect, options); flows (SIP
                                    modes: transactions outstanding, one per connection) */
     unsigned setup_concurrency; /* setups in flight (the pool) */

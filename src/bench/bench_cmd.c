@@ -48,7 +48,8 @@ static void usage(FILE *f)
             "\n"
             "common options:\n"
             "  --connections N   connections (default: connect 1000, options 100)\n"
-            "  --rate R[/s]      connection setups started per second (default: no limit)\n"
+            "  --rate R[/s]      connect, options: connection setups started per second\n"
+            "                    (default: no limit); register, message, call: see below\n"
             "  --concurrency K   connection setups in flight at once (default 100)\n"
             "  --timeout S       limit for one setup and one request (default 10)\n"
             "  --setup-max S     start no connection after S seconds (default 120)\n"
@@ -72,6 +73,10 @@ static void usage(FILE *f)
             "  --count N, -n N   start at most N operations: REGISTERs, MESSAGEs, calls,\n"
             "                    cycles (default 100000)\n"
             "  --duration S      and start none after S seconds (default 10)\n"
+            "  --rate R[/s]      register, message, call: start operations on a schedule of R\n"
+            "                    per second (an idle flow waits for its turn; a late client\n"
+            "                    catches up), for latency below the peak; default: closed\n"
+            "                    loop, each flow starts its next operation at once\n"
             "  --user-prefix P   users P1, P2, ... (default bench); create them with\n"
             "                    wsip user add --bulk P@DOMAIN COUNT --password PW\n"
             "  --users U         distinct users (default C; message, call: at least C)\n"
@@ -153,6 +158,12 @@ static int sip_mode_opts(const struct mode *md, struct bench_opts *o, bool concu
         fprintf(stderr, "wsip bench: --password: 1 to 200 characters\n");
         return -1;
     }
+    if (o->rate > 0 && !strcmp(md->name, "churn")) {
+        fprintf(stderr, "wsip bench churn: --rate is not supported (cycles run closed-loop)\n");
+        return -1;
+    }
+    o->op_rate = o->rate; /* operations, not connection setups */
+    o->rate = 0;
     if (!strcmp(md->name, "churn") && o->expires == 0) {
         fprintf(stderr, "wsip bench churn: --expires must not be 0\n");
         return -1;

@@ -11,6 +11,7 @@
 #include "bench/sipmode.h"
 
 #define CLOSE_TIMEOUT_S 10.0
+#define PACE_MS         1 /* --rate: how often waiting UAs are looked at */
 
 enum stage { ST_SETUP, ST_RUN, ST_DRAIN, ST_UNREG, ST_CLOSING };
 
@@ -19,6 +20,32 @@ enum stage { ST_SETUP, ST_RUN, ST_DRAIN, ST_UNREG, ST_CLOSING };
 static bool may_start(const struct bench_run *r, uint64_t now)
 {
     return r->stage == ST_RUN && r->t.started < r->o->requests && now < r->t_end;
+}
+
+/* --rate R: operation k (counted from 0) may start k / R seconds after the
+ * run began; without it, at once (closed loop). A client that falls behind
+ * catches up as fast as its flows allow. */
+static bool on_schedule(const struct bench_run *r, uint64_t now)
+{
+    if (!r->paced)
+        return true;
+    double due = r->o->op_rate * (double)(now - r->t.t_run) / 1e9;
+    return (double)r->t.started <= due;
+}
+
+static void park(struct bench_run *r, struct bench_ua *ua)
+{
+    unsigned n = r->pool.n;
+    r->waiting[(r->wait_head + r->nwaiting) % n] = (unsigned)(ua - r->ua);
+    r->nwaiting++;
+}
+
+static struct bench_ua *unpark(struct bench_run *r)
+{
+    struct bench_ua *ua = &r->ua[r->waiting[r->wait_head]];
+    r->wait_head = (r->wait_head + 1) % r->pool.n;
+    r->nwaiting--;
+    return ua;
 }
 
 static void maybe_finish(struct bench_run *r, uint64_t now);
@@ -40,12 +67,33 @@ static void start_op(struct bench_run *r, struct bench_ua *ua, uint64_t now)
     }
 }
 
+/* start_op, or wait for the schedule (--rate) */
+static void start_or_park(struct bench_run *r, struct bench_ua *ua, uint64_t now)
+{
+    if (on_schedule(r, now))
+        start_op(r, ua, now);
+    else
+        park(r, ua);
+}
+
 static void next_op(struct bench_run *r, struct bench_ua *ua, uint64_t now)
 {
     if (may_start(r, now) && ua->c && ua->c->pstate == BP_UP)
-        start_op(r, ua, now);
+        start_or_park(r, ua, now);
     else
         maybe_finish(r, now);
+}
+
+static void on_pace(uv_timer_t *t)
+{
+    struct bench_run *r = t->data;
+    uint64_t now = bench_now();
+    while (r->nwaiting > 0 && may_start(r, now) && on_schedule(r, now)) {
+        struct bench_ua *ua = unpark(r);
+        if (ua->op == BOP_NONE && ua->c && ua->c->pstate == BP_UP)
+            start_op(r, ua, now);
+    }
+    maybe_finish(r, now);
 }
 
 void bench_run_ok(struct bench_run *r, struct bench_ua *ua, uint64_t lat_ns, uint64_t now)
@@ -146,9 +194,12 @@ static void maybe_finish(struct bench_run *r, uint64_t now)
 {
     if (r->stage == ST_RUN) {
         bool budget_over = r->t.started >= r->o->requests || now >= r->t_end;
-        if (!budget_over && r->busy > 0)
+        if (!budget_over && (r->busy > 0 || r->nwaiting > 0))
             return;
         r->stage = ST_DRAIN;
+        r->nwaiting = 0;
+        if (r->paced)
+            uv_timer_stop(&r->pace);
         r->t.cpu1 = bench_self_cpu();
         r->t.scpu1 = r->o->pid > 0 ? bench_proc_cpu(r->o->pid) : -1;
         r->t_deadline = now + (uint64_t)(r->o->timeout_s * 1e9);
@@ -316,8 +367,10 @@ static void sm_ready(struct bench_pool *p)
             r->unpaired++; /* its peer is not registered: it would only see 480s */
             continue;
         }
-        start_op(r, ua, now);
+        start_or_park(r, ua, now);
     }
+    if (r->paced)
+        uv_timer_start(&r->pace, on_pace, PACE_MS, PACE_MS);
     maybe_finish(r, now);
 }
 
@@ -358,6 +411,9 @@ static void sm_setup_tick(struct bench_pool *p, uint64_t now)
 
 static void sm_closed_all(struct bench_pool *p)
 {
+    struct bench_run *r = p->mode;
+    if (r->paced && !uv_is_closing((uv_handle_t *)&r->pace))
+        uv_close((uv_handle_t *)&r->pace, NULL);
     bench_pool_stop(p);
 }
 
@@ -388,7 +444,8 @@ int bench_sip_run(struct bench_opts *o, const struct bench_sipmode *md)
     int rc = 1;
     char err[256];
     r->ua = calloc(o->connections, sizeof(*r->ua));
-    if (!r->ua) {
+    r->waiting = calloc(o->connections, sizeof(*r->waiting));
+    if (!r->ua || !r->waiting) {
         fprintf(stderr, "wsip bench: out of memory for %u user agents\n", o->connections);
         goto out;
     }
@@ -398,8 +455,17 @@ int bench_sip_run(struct bench_opts *o, const struct bench_sipmode *md)
         fprintf(stderr, "wsip bench: %s\n", err);
         goto out;
     }
+    if (o->op_rate > 0) {
+        r->paced = true;
+        uv_timer_init(&loop, &r->pace);
+        r->pace.data = r;
+    }
     bench_pool_start(&r->pool);
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (r->paced && !uv_is_closing((uv_handle_t *)&r->pace)) {
+        uv_close((uv_handle_t *)&r->pace, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
     rc = bench_sip_exit_status(&r->t);
     if (r->pool.failed || r->pool.lost)
         rc = 1;
@@ -410,6 +476,7 @@ out:
         for (unsigned i = 0; i < o->connections; i++)
             bench_ua_free(&r->ua[i]);
     free(r->ua);
+    free(r->waiting);
     bench_uactx_free(&r->cx);
     wsip_sbuf_free(&r->extra);
     free(r);
@@ -490,7 +557,10 @@ static void print_table(const struct bench_opts *o, const struct bench_sipreport
            (unsigned long long)cx->challenges, (unsigned long long)cx->stale,
            (unsigned long long)cx->retransmits, (unsigned long long)cx->uas_answers,
            (unsigned long long)cx->uas_retrans, (unsigned long long)rp->uas_unexpected);
-    printf("  rate         %.0f %s/s over %.2f s (successes only)\n", rate, rp->unit, el);
+    printf("  rate         %.0f %s/s over %.2f s (successes only)", rate, rp->unit, el);
+    if (o->op_rate > 0)
+        printf("; started on a schedule of %.0f/s (--rate)", o->op_rate);
+    printf("\n");
     print_lat("latency", &t->lat);
     printf("               (%s)\n", rp->lat_what);
     if (rp->lat2_what) {
@@ -551,10 +621,11 @@ void bench_sip_report(const struct bench_opts *o, const struct bench_sipreport *
         bench_statuses_print(stdout, &t->status, false);
     }
     printf(" challenges=%llu stale=%llu retransmits=%llu uas_answers=%llu uas_retrans=%llu "
-           "uas_unexpected=%llu elapsed_s=%.3f rate_per_s=%.1f",
+           "uas_unexpected=%llu elapsed_s=%.3f rate_per_s=%.1f target_rate=%.1f",
            (unsigned long long)cx->challenges, (unsigned long long)cx->stale,
            (unsigned long long)cx->retransmits, (unsigned long long)cx->uas_answers,
-           (unsigned long long)cx->uas_retrans, (unsigned long long)rp->uas_unexpected, el, rate);
+           (unsigned long long)cx->uas_retrans, (unsigned long long)rp->uas_unexpected, el, rate,
+           o->op_rate);
     line_lat("lat", &t->lat);
     if (rp->lat2_what)
         line_lat("call", &t->lat2);

@@ -80,6 +80,12 @@ struct bench_run {
     uint64_t t_end, t_deadline, t_progress;
     uint64_t unreg_ok, unreg_fail, uas_unexpected, unpaired;
     struct wsip_sbuf extra; /* the modes' scratch for header lines */
+    /* --rate: idle UAs wait in a ring (FIFO) until the schedule lets the
+     * next operation start; the pace timer starts them */
+    bool paced;
+    uv_timer_t pace;
+    unsigned *waiting;
+    unsigned wait_head, nwaiting;
 };
 
 /* Runs a mode: connections (and registrations), the closed loop of

@@ -205,6 +205,42 @@ describe('wsip bench SIP modes, trusted source (no digest)', SUITE, () => {
   });
 });
 
+describe('wsip bench --rate in the SIP modes: operations on a schedule', SUITE, () => {
+  let srv;
+  before(async () => {
+    srv = await server('rate', { trusted: '[127.0.0.0/8]' });
+  });
+
+  // Operation k (from 0) may start k/R seconds into the run at the earliest,
+  // however fast or slow the machine: lower bounds on time, upper bounds on
+  // counts.
+  test('register over UDP at 100/s: 50 REGISTERs take at least 0.49 s', async () => {
+    const s = await runOk(srv, 'register', 'udp', ['--rate', '100']);
+    assert.equal(s.target_rate, '100.0');
+    assert.ok(Number(s.elapsed_s) >= 0.49, `elapsed ${s.elapsed_s} s: faster than the schedule`);
+  });
+
+  test('call over WS at 20/s with --duration 1: at most 20 calls start, all succeed', async () => {
+    const args = ['call', '--url', url(srv, 'ws'), '--concurrency', '4', '--count', '1000', '--duration', '1', '--timeout', '30', '--rate', '20', '--quiet'];
+    const r = await bench(args);
+    const s = r.summary;
+    assert.ok(s, `no summary line: ${r.stdout}\n${r.stderr}`);
+    assert.equal(r.code, 0, r.stdout);
+    assert.ok(Number(s.started) >= 1 && Number(s.started) <= 20, `started ${s.started}`);
+    assert.equal(s.ok, s.started);
+    assert.equal(s.errors, '0');
+    assert.equal(s.target_rate, '20.0');
+  });
+
+  test('without --rate the loop is closed (target_rate=0); churn refuses --rate', async () => {
+    const s = await runOk(srv, 'message', 'ws');
+    assert.equal(s.target_rate, '0.0');
+    const r = await bench(['churn', '--url', url(srv, 'ws'), '--rate', '10']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--rate is not supported/);
+  });
+});
+
 describe('wsip bench counts failures as failures', SUITE, () => {
   let srv;
   before(async () => {
