@@ -53,4 +53,9 @@ long wsip_str_unescape(struct wsip_str in, char *out, size_t cap);
 /* Copies the view into a NUL-terminated buffer (truncating to cap-1). */
 size_t wsip_str_copy(struct wsip_str s, char *out, size_t cap);
 
+/* The value of a hex digit (either case), or -1. */
+int wsip_hex_value(char c);
+/* n bytes as 2n lower-case hex digits and a NUL (out holds 2n + 1). */
+void wsip_hex_encode(const void *bin, size_t n, char *out);
+
 #endif

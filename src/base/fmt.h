@@ -81,6 +81,15 @@ static inline void wsip_fmt_hex(struct wsip_fmt *f, uint64_t v)
     wsip_fmt_mem(f, d + i, sizeof(d) - i);
 }
 
+/* v as exactly 16 lower-case hex digits and a NUL (no fmt: fixed width). */
+static inline void wsip_hex64(uint64_t v, char out[17])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = digits[v & 15];
+    out[16] = '\0';
+}
+
 /* The length written, or -1 when it did not fit (the text is cut). */
 static inline int wsip_fmt_done(const struct wsip_fmt *f)
 {

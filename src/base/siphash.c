@@ -86,11 +86,3 @@ uint64_t wsip_siphash(const unsigned char key[16], const void *data, size_t len)
     wsip_siphash_update(&h, data, len);
     return wsip_siphash_final(&h);
 }
-
-void wsip_hex64(uint64_t v, char out[17])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--, v >>= 4)
-        out[i] = digits[v & 15];
-    out[16] = '\0';
-}

@@ -20,7 +20,4 @@ uint64_t wsip_siphash_final(struct wsip_siphash *h);
 /* One call: SipHash-2-4 of data under key. */
 uint64_t wsip_siphash(const unsigned char key[16], const void *data, size_t len);
 
-/* v as 16 lower-case hex digits and a NUL. */
-void wsip_hex64(uint64_t v, char out[17]);
-
 #endif

@@ -70,14 +70,25 @@ struct wsip_str wsip_str_trim(struct wsip_str s)
     return s;
 }
 
-static int hexval(char c)
+int wsip_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
-    c |= 0x20;
+    c = (char)(c | 0x20);
     if (c >= 'a' && c <= 'f')
         return c - 'a' + 10;
     return -1;
+}
+
+void wsip_hex_encode(const void *bin, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = bin;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 long wsip_str_unescape(struct wsip_str in, char *out, size_t cap)
@@ -88,7 +99,7 @@ long wsip_str_unescape(struct wsip_str in, char *out, size_t cap)
         if (c == '%') {
             if (i + 2 >= in.len)
                 return -1;
-            int h = hexval(in.p[i + 1]), l = hexval(in.p[i + 2]);
+            int h = wsip_hex_value(in.p[i + 1]), l = wsip_hex_value(in.p[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (char)(h << 4 | l);

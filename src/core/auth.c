@@ -510,13 +510,7 @@ int wsip_auth_svc_new(struct wsip_auth_svc **out, const struct wsip_auth_cfg *cf
     if (RAND_bytes(seeds, sizeof(seeds)) != 1)
         goto out;
     memcpy(a->hkey, seeds, sizeof(a->hkey));
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *d = seeds + sizeof(a->hkey);
-    for (size_t i = 0; i < WSIP_DIGEST_HEX_MAX / 2; i++) {
-        a->dummy_ha1[2 * i] = hex[d[i] >> 4];
-        a->dummy_ha1[2 * i + 1] = hex[d[i] & 15];
-    }
-    a->dummy_ha1[WSIP_DIGEST_HEX_MAX - 1] = '\0';
+    wsip_hex_encode(seeds + sizeof(a->hkey), WSIP_DIGEST_HEX_MAX / 2, a->dummy_ha1);
 
     err = "auth: HMAC-SHA256 unavailable";
     if (hmac_init(a, key) < 0)

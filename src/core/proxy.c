@@ -465,21 +465,20 @@ static void forward_elsewhere(struct wsip_core *core, const struct wsip_source *
         if (wsip_core_authorize_proxy(core, src, st, m) < 0)
             return; /* challenged (407) or refused */
     }
-    /* the message as received: its headers are parsed already (the copy the
-     * server transaction keeps would parse them again); the forward is
-     * built before this returns */
-    struct wsip_msg *rq = m;
+    /* built from m, the message as received: its headers are parsed
+     * already (the copy the server transaction keeps would parse them
+     * again); the forward is sent before this returns */
     unsigned npop = 0;
     const struct wsip_addr *next = NULL;
-    for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
-        const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(m, h)) {
+        const struct wsip_addr *a = wsip_hdr_addr(m, h, NULL);
         if (!a || !wsip_server_uri_is_us(w->srv, &a->uri)) {
             next = a;
             break;
         }
         npop++;
     }
-    const struct wsip_uri *dest = next ? &next->uri : wsip_msg_ruri(rq, NULL);
+    const struct wsip_uri *dest = next ? &next->uri : wsip_msg_ruri(m, NULL);
     struct wsip_hop hop;
     const char *why = "malformed Route";
     if (!dest || wsip_hop_from_uri(dest, &hop, &why) < 0) {
@@ -488,16 +487,16 @@ static void forward_elsewhere(struct wsip_core *core, const struct wsip_source *
         reply(st, 503, r);
         return;
     }
-    const struct wsip_addr *to = wsip_msg_to(rq, NULL);
+    const struct wsip_addr *to = wsip_msg_to(m, NULL);
     struct wsip_target t = {.kind = hop.kind};
     struct wsip_sbuf out;
     wsip_sbuf_init(&out);
     char branch[WSIP_PROXY_BRANCH_MAX];
-    if (build_forward(core, w, src, rq, &t, NULL, NULL, npop,
-                      dialog_creating(rq) && to && !to->has_tag, &out, branch) < 0)
+    if (build_forward(core, w, src, m, &t, NULL, NULL, npop,
+                      dialog_creating(m) && to && !to->has_tag, &out, branch) < 0)
         reply(st, 500, "Cannot build the request");
     else
-        relay_one(core, st, rq, &t, &hop, &out, branch);
+        relay_one(core, st, m, &t, &hop, &out, branch);
     wsip_sbuf_free(&out);
 }
 
@@ -597,18 +596,17 @@ void wsip_proxy_handle(struct wsip_core *core, const struct wsip_source *src,
     wsip_strans_keep(st); /* the branches' timers bound its life now */
     /* a pre-loaded Route to us (RFC 7118 sec 8.2 F1) is popped (sec 16.4) */
     unsigned npop = 0;
-    /* the message as received: its headers are parsed already (the copy the
-     * server transaction keeps would parse them again); the forward is
-     * built before this returns */
-    struct wsip_msg *rq = m;
-    for (struct wsip_hdr *h = wsip_msg_hdr(rq, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(rq, h)) {
-        const struct wsip_addr *a = wsip_hdr_addr(rq, h, NULL);
+    /* built from m, the message as received: its headers are parsed
+     * already (the copy the server transaction keeps would parse them
+     * again); the forward is sent before this returns */
+    for (struct wsip_hdr *h = wsip_msg_hdr(m, WSIP_HDR_ROUTE); h; h = wsip_msg_hdr_next(m, h)) {
+        const struct wsip_addr *a = wsip_hdr_addr(m, h, NULL);
         if (!a || !wsip_server_uri_is_us(w->srv, &a->uri))
             break;
         npop++;
     }
     for (size_t i = 0; i < n; i++) {
-        struct wsip_ctrans *ct = forward(x, w, src, rq, bs[i], npop);
+        struct wsip_ctrans *ct = forward(x, w, src, m, bs[i], npop);
         if (ct) {
             x->ct[x->nbranches++] = ct;
             x->pending++;

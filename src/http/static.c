@@ -9,16 +9,6 @@
 /* Longest decoded path we resolve (PATH_MAX on Linux). */
 #define STATIC_PATH_MAX 4096
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* %-decodes the path into dec; 0, 400 (bad escape or a byte no file name
  * here may hold: NUL, control, backslash) or 414. */
 static int decode_path(struct wsip_str path, char *dec, size_t cap, size_t *outlen)
@@ -27,8 +17,8 @@ static int decode_path(struct wsip_str path, char *dec, size_t cap, size_t *outl
     for (size_t i = 0; i < path.len; i++) {
         unsigned char c = (unsigned char)path.p[i];
         if (c == '%') {
-            int h = i + 2 < path.len ? hexval((unsigned char)path.p[i + 1]) : -1;
-            int l = h >= 0 ? hexval((unsigned char)path.p[i + 2]) : -1;
+            int h = i + 2 < path.len ? wsip_hex_value(path.p[i + 1]) : -1;
+            int l = h >= 0 ? wsip_hex_value(path.p[i + 2]) : -1;
             if (l < 0)
                 return 400;
             c = (unsigned char)(h << 4 | l);

@@ -53,16 +53,6 @@ static const EVP_MD *get_md(enum wsip_digest_alg alg)
     return md;
 }
 
-static void to_hex(const unsigned char *bin, unsigned n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < n; i++) {
-        out[2 * i] = hex[bin[i] >> 4];
-        out[2 * i + 1] = hex[bin[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* H(parts[0] ":" parts[1] ":" ...) into out as hex. */
 static int hash_parts(enum wsip_digest_alg alg, const struct wsip_str *parts, size_t n, char *out)
 {
@@ -87,7 +77,7 @@ static int hash_parts(enum wsip_digest_alg alg, const struct wsip_str *parts, si
     EVP_MD_CTX_free(ctx);
     if (!ok || bin_len * 2 != alg_info[alg].hex_len)
         return -1;
-    to_hex(bin, bin_len, out);
+    wsip_hex_encode(bin, bin_len, out);
     return (int)(bin_len * 2);
 }
 

@@ -59,14 +59,6 @@ static bool user_char(unsigned char c)
            (c && strchr("-_.!~*'()&=+$,;?/", c) != NULL);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int wsip_user_parse_aor(const char *aor, char user[WSIP_USER_MAX + 1],
                         char domain[WSIP_DOMAIN_MAX + 1], const char **why)
 {
@@ -85,7 +77,8 @@ int wsip_user_parse_aor(const char *aor, char user[WSIP_USER_MAX + 1],
     for (const char *p = aor; p < at; p++) {
         unsigned c = (unsigned char)*p;
         if (c == '%') {
-            int hi = p + 2 < at ? hexval(p[1]) : -1, lo = hi >= 0 ? hexval(p[2]) : -1;
+            int hi = p + 2 < at ? wsip_hex_value(p[1]) : -1,
+                lo = hi >= 0 ? wsip_hex_value(p[2]) : -1;
             if (lo < 0)
                 return *why = "bad %-escape in user", -1;
             c = (unsigned)(hi * 16 + lo);

@@ -3,12 +3,11 @@
  * stateless 501 to other requests, responses dropped. Every answer leaves by
  * the way its request came. */
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/fmt.h"
-#include "base/siphash.h"
+#include "base/random.h"
 #include "core/core.h"
 #include "transport/transport.h"
 #include "txn/txn.h"
@@ -55,7 +54,7 @@ int wsip_source_reply(const struct wsip_source *src, const struct iovec *iov, in
 void wsip_random_tag(char *out, size_t cap)
 {
     static _Thread_local uint64_t state;
-    if (!state && RAND_bytes((unsigned char *)&state, sizeof(state)) != 1)
+    if (!state && wsip_random_bytes(&state, sizeof(state)) < 0)
         state = wsip_now_ms() ^ (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15ull;
     /* xorshift: a To-tag only has to be unique, not secret */
     state ^= state << 13;

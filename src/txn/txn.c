@@ -1,7 +1,6 @@
 /* Transaction table, matching (RFC 3261 sec 17.1.3, 17.2.3, 9.2) and the
  * four state machines (sec 17.1.1, 17.1.2, 17.2.1, 17.2.2). */
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +8,6 @@
 
 #include "base/random.h"
 #include "base/fmt.h"
-#include "base/siphash.h"
 #include "core/core.h"
 #include "txn/txn.h"
 #include "wsip/log.h"
@@ -1056,11 +1054,6 @@ const char *wsip_ctrans_error(const struct wsip_ctrans *ct, char *buf, size_t ca
         snprintf(buf, cap, "%s: %s", tp, ct->fail_why);
     }
     return buf;
-}
-
-struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct)
-{
-    return ct_req(ct);
 }
 
 void wsip_ctrans_detach(struct wsip_ctrans *ct)

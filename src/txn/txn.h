@@ -168,6 +168,5 @@ const char *wsip_ctrans_error(const struct wsip_ctrans *ct, char *buf, size_t ca
 int wsip_ctrans_cancel(struct wsip_ctrans *ct, struct wsip_str extra);
 /* The TU no longer wants callbacks (the transaction finishes on its own). */
 void wsip_ctrans_detach(struct wsip_ctrans *ct);
-struct wsip_msg *wsip_ctrans_request(struct wsip_ctrans *ct);
 
 #endif

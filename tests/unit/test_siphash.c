@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/fmt.h"
 #include "base/random.h"
 #include "base/siphash.h"
 #include "testutil.h"
@@ -59,6 +60,17 @@ START_TEST(hex64)
     ck_assert_str_eq(out, "0123456789abcdef");
     wsip_hex64(0, out);
     ck_assert_str_eq(out, "0000000000000000");
+    /* the byte encoder and the digit decoder of str.h agree with it */
+    const unsigned char bytes[] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    char enc[17];
+    wsip_hex_encode(bytes, sizeof(bytes), enc);
+    ck_assert_str_eq(enc, "0123456789abcdef");
+    for (int i = 0; i < 16; i++) {
+        ck_assert_int_eq(wsip_hex_value(enc[i]), i);
+    }
+    ck_assert_int_eq(wsip_hex_value('F'), 15);
+    ck_assert_int_eq(wsip_hex_value('g'), -1);
+    ck_assert_int_eq(wsip_hex_value('/'), -1);
 }
 END_TEST
 

@@ -17,17 +17,6 @@
 static struct wsip_server srv;
 static uint16_t srv_port;
 
-static uint16_t free_udp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void start_server(unsigned workers)
 {
     struct wsip_server_opts o;
@@ -36,22 +25,15 @@ static void start_server(unsigned workers)
     o.t1_ms = T1;
     o.t2_ms = 4 * T1;
     o.t4_ms = 5 * T1;
-    srv_port = free_udp_port();
+    srv_port = test_free_port(SOCK_DGRAM);
     char uri[64];
     snprintf(uri, sizeof(uri), "udp://127.0.0.1:%u", srv_port);
-    const char *why;
-    o.nlisten = 0;
-    ck_assert_int_eq(wsip_listen_spec_parse(uri, &o.listen[o.nlisten++], &why), 0);
-    char err[256];
-    ck_assert_msg(wsip_server_init(&srv, &o, err, sizeof(err)) == 0, "init: %s", err);
-    ck_assert_int_eq(wsip_server_start(&srv), 0);
+    test_server_start(&srv, &o, uri);
 }
 
 static void stop_server(void)
 {
-    wsip_server_stop(&srv);
-    wsip_server_join(&srv);
-    wsip_server_free(&srv);
+    test_server_stop(&srv);
 }
 
 /* A scripted peer: a UDP socket on loopback. */

@@ -15,17 +15,6 @@
 static struct wsip_server srv;
 static uint16_t tcp_port;
 
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static _Atomic int done_calls;
 
 static void start_server(void)
@@ -35,22 +24,15 @@ static void start_server(void)
     struct wsip_server_opts o;
     wsip_server_opts_default(&o);
     o.workers = 2;
-    tcp_port = free_port();
+    tcp_port = test_free_port(SOCK_STREAM);
     char uri[64];
     snprintf(uri, sizeof(uri), "tcp://127.0.0.1:%u", tcp_port);
-    const char *why;
-    o.nlisten = 0;
-    ck_assert_int_eq(wsip_listen_spec_parse(uri, &o.listen[o.nlisten++], &why), 0);
-    char err[256];
-    ck_assert_msg(wsip_server_init(&srv, &o, err, sizeof(err)) == 0, "init: %s", err);
-    ck_assert_int_eq(wsip_server_start(&srv), 0);
+    test_server_start(&srv, &o, uri);
 }
 
 static void stop_server(void)
 {
-    wsip_server_stop(&srv);
-    wsip_server_join(&srv);
-    wsip_server_free(&srv);
+    test_server_stop(&srv);
 }
 
 static int connect_client(void)

@@ -1,9 +1,15 @@
 #include "testutil.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "transport/transport.h"
 
 #ifndef WSIP_CORPUS_DIR
 #define WSIP_CORPUS_DIR "../shared/corpus"
@@ -86,4 +92,33 @@ int run_suite(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+uint16_t test_free_port(int type)
+{
+    int fd = socket(AF_INET, type, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+void test_server_start(struct wsip_server *srv, struct wsip_server_opts *o, const char *listen_uri)
+{
+    const char *why;
+    o->nlisten = 0;
+    ck_assert_msg(wsip_listen_spec_parse(listen_uri, &o->listen[o->nlisten++], &why) == 0, "%s: %s",
+                  listen_uri, why);
+    char err[256];
+    ck_assert_msg(wsip_server_init(srv, o, err, sizeof(err)) == 0, "init: %s", err);
+    ck_assert_int_eq(wsip_server_start(srv), 0);
+}
+
+void test_server_stop(struct wsip_server *srv)
+{
+    wsip_server_stop(srv);
+    wsip_server_join(srv);
+    wsip_server_free(srv);
 }

@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Absolute path of a file in ../shared/corpus (static buffer). Aborts the
  * test with a clear message when the corpus is missing. */
@@ -25,6 +26,16 @@ struct tsv_row {
  * malloc'd array in *rows; free with tsv_free. */
 int tsv_read(const char *path, struct tsv_row **rows);
 void tsv_free(struct tsv_row *rows, int n);
+
+/* A free loopback port for SOCK_DGRAM or SOCK_STREAM. */
+uint16_t test_free_port(int type);
+
+/* Starts srv (src/transport) with o listening on listen_uri only, or fails
+ * the test; test_server_stop stops, joins and frees it. */
+struct wsip_server;
+struct wsip_server_opts;
+void test_server_start(struct wsip_server *srv, struct wsip_server_opts *o, const char *listen_uri);
+void test_server_stop(struct wsip_server *srv);
 
 /* Runs a suite and returns the exit status for main(). */
 int run_suite(Suite *s);
