@@ -344,8 +344,14 @@ static void json_counts(struct wsip_sbuf *out, const struct wsip_status *st)
         wsip_sbuf_printf(out, "%s\"%u\":%llu", sep, 1000 + i, (unsigned long long)c->ws_closes[i]);
         sep = ",";
     }
-    wsip_sbuf_printf(out, "}},\"flows\":{\"handoffs\":%llu,\"stale\":%llu}",
+    wsip_sbuf_printf(out, "}},\"flows\":{\"handoffs\":%llu,\"stale\":%llu},",
                      (unsigned long long)c->handoffs, (unsigned long long)c->stale_flows);
+    wsip_sbuf_puts(out, "\"per_worker\":[");
+    for (unsigned i = 0; i < st->workers && i < WSIP_MAX_WORKERS; i++)
+        wsip_sbuf_printf(out, "%s{\"requests\":%llu,\"udp_handed_over\":%llu}", i ? "," : "",
+                         (unsigned long long)st->per_worker[i].requests,
+                         (unsigned long long)st->per_worker[i].udp_handed_over);
+    wsip_sbuf_puts(out, "]");
 }
 
 void wsip_status_json(const struct wsip_status *st, struct wsip_sbuf *out)
@@ -423,6 +429,19 @@ static void by_kind(struct wsip_sbuf *o, const char *name, const char *type, con
     }
 }
 
+/* A counter family with one sample per worker. */
+static void by_worker(struct wsip_sbuf *o, const char *name, const char *help,
+                      const struct wsip_status *st, bool handed_over)
+{
+    family(o, name, "counter", help);
+    for (unsigned i = 0; i < st->workers && i < WSIP_MAX_WORKERS; i++) {
+        char l[24];
+        snprintf(l, sizeof(l), "worker=\"%u\"", i);
+        const struct wsip_worker_load *w = &st->per_worker[i];
+        sample(o, name, l, handed_over ? w->udp_handed_over : w->requests);
+    }
+}
+
 static void metrics_process(struct wsip_sbuf *o, const struct wsip_status *st)
 {
     family(o, "wsip_build_info", "gauge", "The running version (git describe at build time).");
@@ -437,6 +456,10 @@ static void metrics_process(struct wsip_sbuf *o, const struct wsip_status *st)
                      (unsigned long long)(st->uptime_ms / 1000),
                      (unsigned long long)(st->uptime_ms % 1000));
     single(o, "wsip_workers", "gauge", "Worker threads.", st->workers);
+    by_worker(o, "wsip_worker_requests_total", "Valid SIP requests handled, by worker.", st, false);
+    by_worker(o, "wsip_udp_handed_over_total",
+              "UDP requests passed to the worker their Call-ID names, by the receiving worker.", st,
+              true);
 }
 
 static void metrics_connections(struct wsip_sbuf *o, const struct wsip_status *st)

@@ -73,6 +73,11 @@ struct wsip_status {
     int64_t now_unix_ms;   /* wall clock: the bindings' expiry is on it */
     unsigned workers;
     struct wsip_counter_totals c;
+    /* each worker's share (the first `workers` entries): valid requests it
+     * handled, and UDP requests it passed to their Call-ID's worker */
+    struct wsip_worker_load {
+        uint64_t requests, udp_handed_over;
+    } per_worker[WSIP_MAX_WORKERS];
     bool registrar;                         /* a location service runs (else the next two are 0) */
     uint64_t bindings, aors;                /* in the location service */
     const struct wsip_binding *const *list; /* up to WSIP_STATUS_LIST_MAX of them */

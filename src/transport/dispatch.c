@@ -293,6 +293,10 @@ void wsip_dispatch_bytes(const struct wsip_source *src, const char *p, size_t le
         wsip_dispatch_bad(src, p, len, &err);
         return;
     }
+    if (src->kind == WSIP_LISTEN_UDP && s->nworkers > 1 && wsip_udp_hand_over(src, m)) {
+        wsip_msg_unref(m);
+        return;
+    }
     wsip_dispatch_msg(src, m);
     wsip_msg_unref(m);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/fmt.h"
+#include "base/random.h"
 #include "http/admin.h"
 #include "transport/transport.h"
 #include "wsip/log.h"
@@ -374,6 +375,9 @@ int wsip_server_init(struct wsip_server *s, const struct wsip_server_opts *o, ch
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     s->start_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    /* should the pool fail, a zero key still spreads Call-IDs, only
+     * predictably */
+    (void)wsip_random_bytes(s->spread_key, sizeof(s->spread_key));
     pthread_mutex_init(&s->iplock, NULL);
     s->admin = wsip_admin_access_new();
     if (!s->admin) {
@@ -461,6 +465,7 @@ void wsip_server_counters(const struct wsip_server *s, struct wsip_counter_total
         sum_into(&out->calls_ended, &c->calls_ended, 1);
         sum_into(&out->stale_flows, &c->stale_flows, 1);
         sum_into(&out->handoffs, &c->handoffs, 1);
+        sum_into(&out->udp_handed_over, &c->udp_handed_over, 1);
     }
 }
 

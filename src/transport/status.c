@@ -9,6 +9,17 @@
 #include "http/admin.h"
 #include "transport/transport.h"
 
+static void per_worker_collect(const struct wsip_server *s, struct wsip_status *st)
+{
+    for (unsigned i = 0; i < s->nworkers && i < WSIP_MAX_WORKERS; i++) {
+        const struct wsip_counters *c = &s->workers[i].ctr;
+        struct wsip_worker_load *l = &st->per_worker[i];
+        for (unsigned m = 0; m < WSIP_CTR_METHODS; m++)
+            l->requests += atomic_load_explicit(&c->requests[m], memory_order_relaxed);
+        l->udp_handed_over = atomic_load_explicit(&c->udp_handed_over, memory_order_relaxed);
+    }
+}
+
 /* Fills st; st->list holds references: release with status_release. */
 static void status_collect(struct wsip_server *s, struct wsip_status *st,
                            struct wsip_binding_list *refs)
@@ -21,6 +32,7 @@ static void status_collect(struct wsip_server *s, struct wsip_status *st,
     st->now_unix_ms = wsip_core_now();
     st->workers = s->nworkers;
     wsip_server_counters(s, &st->c);
+    per_worker_collect(s, st);
     struct wsip_core *core = s->core;
     if (!core)
         return;

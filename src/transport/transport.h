@@ -165,6 +165,7 @@ struct wsip_counters {
     _Atomic uint64_t calls_ended;              /* 2xx sent to a BYE */
     _Atomic uint64_t stale_flows;              /* sends to a connection that was gone */
     _Atomic uint64_t handoffs;                 /* sends passed to the connection's owner */
+    _Atomic uint64_t udp_handed_over;          /* UDP requests passed to their Call-ID's worker */
 };
 
 /* The owner's increment: not atomic as a whole, and it need not be. */
@@ -192,6 +193,7 @@ struct wsip_counter_totals {
     uint64_t strans_open, ctrans_open;
     uint64_t calls_answered, calls_ended;
     uint64_t stale_flows, handoffs;
+    uint64_t udp_handed_over;
 };
 
 struct wsip_worker {
@@ -268,6 +270,9 @@ struct wsip_server {
     /* per-IP accounting shared by all workers */
     pthread_mutex_t iplock;
     struct ip_entry *iptable[1024];
+    /* key of the hash that picks a UDP request's worker from its Call-ID:
+     * random, so that a peer cannot choose Call-IDs that all land on one */
+    unsigned char spread_key[16];
     uint64_t start_ms;     /* wsip_now_ms() at init: uptime */
     int64_t start_wall_ms; /* the wall clock then (Unix ms) */
     /* who may read /status, /status.json and /metrics (http/admin.h) */
@@ -425,6 +430,14 @@ int wsip_bound_socket(const struct wsip_listen_spec *spec, int type);
 /* UDP. */
 int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec);
 int wsip_udp_send(uv_udp_t *udp, const struct sockaddr *to, const struct iovec *iov, int iovcnt);
+/* A request that arrived over UDP on src->worker belongs to the worker a
+ * keyed hash of its Call-ID names (all requests of a dialog and of its
+ * transactions meet in one worker's transaction table, whichever socket the
+ * kernel picked). True when m is not this worker's: a copy went to the
+ * owner, to run there from the owner's socket on the same address, or was
+ * dropped (the owner is shutting down, no memory): either way the caller is
+ * done with it. False: handle it here (one worker, a response, no Call-ID). */
+bool wsip_udp_hand_over(const struct wsip_source *src, struct wsip_msg *m);
 
 /* Per-IP limits (connections, handshakes per second). */
 bool wsip_ip_acquire(struct wsip_server *s, const struct sockaddr *sa);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/siphash.h"
 #include "transport/transport.h"
 #include "wsip/log.h"
 
@@ -21,6 +22,10 @@
 struct udp_listener {
     uv_udp_t udp;
     struct wsip_worker *w;
+    /* its place in w->listeners: every worker opens the listen specs in the
+     * same order, so the same place on another worker holds that worker's
+     * socket on the same address */
+    unsigned index;
     bool busy; /* rx is lent to libuv */
     char *rx;
 };
@@ -118,11 +123,65 @@ int wsip_udp_listen(struct wsip_worker *w, const struct wsip_listen_spec *spec)
         return rc;
     }
     l->udp.data = l;
+    l->index = w->nlisteners;
     w->listeners[w->nlisteners++] = (uv_handle_t *)&l->udp;
     rc = uv_udp_open(&l->udp, fd);
     if (rc == 0)
         rc = uv_udp_recv_start(&l->udp, udp_alloc, udp_recv);
     return rc;
+}
+
+/* ------------------------------------------------- spreading requests */
+
+/* A request on its way to the worker its Call-ID names. */
+struct request_task {
+    struct wsip_task task;
+    struct wsip_source src; /* as received; the socket is named by index */
+    unsigned listener;
+    struct wsip_msg *m; /* a clone: the original points into the receive slot */
+};
+
+static void request_on_owner(struct wsip_worker *w, struct wsip_task *t)
+{
+    struct request_task *rt = (struct request_task *)t;
+    /* none once shutdown closed the listeners: the request is dropped */
+    uv_handle_t *h = rt->listener < w->nlisteners ? w->listeners[rt->listener] : NULL;
+    if (h && h->type == UV_UDP && !uv_is_closing(h)) {
+        rt->src.worker = w;
+        rt->src.udp = (uv_udp_t *)h; /* answers leave from the same address */
+        wsip_dispatch_msg(&rt->src, rt->m);
+    }
+    wsip_msg_unref(rt->m);
+    free(rt);
+}
+
+bool wsip_udp_hand_over(const struct wsip_source *src, struct wsip_msg *m)
+{
+    struct wsip_worker *w = src->worker;
+    struct wsip_server *s = w->srv;
+    if (s->nworkers < 2 || !m->is_request)
+        return false; /* responses go by the branch (wsip_txn_on_response) */
+    struct wsip_hdr *cid = wsip_msg_hdr(m, WSIP_HDR_CALL_ID);
+    if (!cid)
+        return false; /* invalid: refused here */
+    uint64_t hash = wsip_siphash(s->spread_key, cid->value.p, cid->value.len);
+    unsigned owner = (unsigned)(hash % s->nworkers);
+    if (owner == w->id)
+        return false;
+    struct request_task *rt = malloc(sizeof(*rt));
+    if (!rt)
+        return true; /* dropped: the peer retransmits */
+    rt->task.fn = request_on_owner;
+    rt->src = *src;
+    rt->listener = ((const struct udp_listener *)src->udp->data)->index;
+    rt->m = wsip_msg_clone(m);
+    if (!rt->m || wsip_worker_post(&s->workers[owner], &rt->task) < 0) {
+        wsip_msg_unref(rt->m);
+        free(rt);
+        return true;
+    }
+    wsip_ctr_inc(&w->ctr.udp_handed_over);
+    return true;
 }
 
 void wsip__udp_close(uv_handle_t *h);

@@ -376,7 +376,7 @@ static int target_send(struct wsip_worker *w, const struct wsip_target *t, const
     }
     if (t->kind != WSIP_LISTEN_UDP)
         return -1; /* WS is reached only over a connection the peer opened */
-    uv_udp_t *udp = wsip_worker_udp(w, t->addr.ss_family);
+    uv_udp_t *udp = t->udp ? t->udp : wsip_worker_udp(w, t->addr.ss_family);
     if (!udp)
         return -1;
     return wsip_udp_send(udp, (const struct sockaddr *)&t->addr, &iov, 1);
@@ -572,6 +572,7 @@ static void reply_target(const struct wsip_source *src, struct wsip_msg *req, st
         return;
     }
     wsip_source_reply_addr(src, wsip_msg_top_via(req, NULL), &t->addr);
+    t->udp = src->udp;
 }
 
 static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg *m,

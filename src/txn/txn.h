@@ -19,6 +19,10 @@ struct wsip_target {
     wsip_flow_token flow;         /* non-zero: down this connection */
     struct sockaddr_storage addr; /* else the destination (TCP/TLS: over the worker's
                                      outgoing connection to it) */
+    /* UDP: the socket to send from, the one a request came in on, so that
+     * its responses leave from the address it was sent to (RFC 3581 sec
+     * 4); NULL: the worker's first socket of the address family */
+    uv_udp_t *udp;
 };
 
 bool wsip_target_reliable(const struct wsip_target *t);

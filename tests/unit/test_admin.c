@@ -403,6 +403,9 @@ static void make_status(struct wsip_status *st)
     c->calls_ended = 2;
     c->stale_flows = v++;
     c->handoffs = v++;
+    st->per_worker[0] = (struct wsip_worker_load){.requests = 61, .udp_handed_over = 17};
+    st->per_worker[1] = (struct wsip_worker_load){.requests = 62, .udp_handed_over = 0};
+    st->per_worker[2].requests = 99; /* past st->workers: never shown */
     st->auth.challenges = 41;
     st->auth.by_rc[WSIP_AUTH_OK] = 40;
     st->auth.by_rc[WSIP_AUTH_FAILED] = 3;
@@ -460,6 +463,8 @@ START_TEST(status_json_document)
     ck_has(doc, "\"auth\":{\"challenges\":41,\"failures\":4,\"results\":{\"ok\":40,");
     ck_has(doc, "\"1006\":");
     ck_assert_ptr_null(strstr(doc, "\"1005\":")); /* not counted: not listed */
+    ck_has(doc, "\"per_worker\":[{\"requests\":61,\"udp_handed_over\":17},"
+                "{\"requests\":62,\"udp_handed_over\":0}]");
     free(doc);
 
     /* more bindings than listed */
@@ -624,6 +629,9 @@ START_TEST(metrics_document)
     ck_has(doc, "\nwsip_auth_checks_total{result=\"failed\"} 3\n");
     ck_has(doc, "\nwsip_ws_closes_total{code=\"1006\"} ");
     ck_assert_ptr_null(strstr(doc, "code=\"1005\""));
+    ck_has(doc, "\nwsip_worker_requests_total{worker=\"1\"} 62\n");
+    ck_has(doc, "\nwsip_udp_handed_over_total{worker=\"0\"} 17\n");
+    ck_assert_ptr_null(strstr(doc, "worker=\"2\""));
     ck_assert_ptr_null(strstr(doc, "transport=\"udp\""));
     /* the counters' values where they belong */
     char want[128];
