@@ -74,6 +74,11 @@ int wsip_digest_userhash(enum wsip_digest_alg alg, struct wsip_str username, str
 /* Constant-time equality (the lengths are not secret). */
 bool wsip_digest_hex_eq(struct wsip_str a, struct wsip_str b);
 
+/* The calling thread's digest context (an OpenSSL EVP_MD_CTX) for one
+ * hash at a time; re-initialise it before use. NULL when out of memory. */
+struct evp_md_ctx_st;
+struct evp_md_ctx_st *wsip_digest_ctx(void);
+
 /* nonce-count: exactly 8 hex digits (either case) -> value. 0 or -1. The
  * registrar uses it to refuse replays (nc must grow per nonce). */
 int wsip_digest_nc_parse(struct wsip_str nc, uint32_t *out);

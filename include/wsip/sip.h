@@ -381,6 +381,8 @@ struct wsip_sbuf {
 void wsip_sbuf_init(struct wsip_sbuf *b);
 void wsip_sbuf_free(struct wsip_sbuf *b);
 void wsip_sbuf_append(struct wsip_sbuf *b, const void *p, size_t len);
+/* Room for add more bytes: one allocation for what is known to come. */
+void wsip_sbuf_reserve(struct wsip_sbuf *b, size_t add);
 void wsip_sbuf_puts(struct wsip_sbuf *b, const char *s);
 /* v in decimal. */
 void wsip_sbuf_putu(struct wsip_sbuf *b, uint64_t v);

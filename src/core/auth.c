@@ -201,14 +201,13 @@ static int nonce_mac(const struct wsip_auth_svc *a, const unsigned char head[NON
 {
     unsigned char inner[EVP_MAX_MD_SIZE], full[EVP_MAX_MD_SIZE];
     unsigned n = 0, m = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_MD_CTX *c = wsip_digest_ctx();
     bool ok = c != NULL && EVP_MD_CTX_copy_ex(c, a->hmac_in) == 1 &&
               EVP_DigestUpdate(c, head, NONCE_HEAD) == 1 &&
               EVP_DigestUpdate(c, realm.p, realm.len) == 1 &&
               EVP_DigestFinal_ex(c, inner, &n) == 1 && EVP_MD_CTX_copy_ex(c, a->hmac_out) == 1 &&
               EVP_DigestUpdate(c, inner, n) == 1 && EVP_DigestFinal_ex(c, full, &m) == 1 &&
               m >= NONCE_MAC;
-    EVP_MD_CTX_free(c);
     if (!ok)
         return -1;
     memcpy(out, full, NONCE_MAC);

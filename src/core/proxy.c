@@ -102,13 +102,13 @@ static void on_branch_response(struct wsip_ctrans *ct, struct wsip_msg *resp, vo
         /* a 2xx goes up at once; the other branches of an INVITE end */
         wsip_strans_send_response(x->st, status, out.p, out.len);
         x->final_sent = true;
-        if (wsip_strans_request(x->st)->method_id == WSIP_METHOD_INVITE)
+        if (wsip_strans_is_invite(x->st))
             cancel_others(x, ct);
     } else if (better(status, x->best_status)) {
         x->best_status = status;
         x->best.len = 0;
         wsip_sbuf_append(&x->best, out.p, out.len);
-        if (status >= 600 && wsip_strans_request(x->st)->method_id == WSIP_METHOD_INVITE)
+        if (status >= 600 && wsip_strans_is_invite(x->st))
             cancel_others(x, ct);
     }
     wsip_sbuf_free(&out);

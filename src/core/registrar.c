@@ -185,20 +185,15 @@ static struct wsip_str strip_instance(struct wsip_str v)
     return v;
 }
 
-/* Contact params to echo in the 200 OK: all but expires, which the
+/* A Contact param to echo in the 200 OK: all but expires, which the
  * registrar states itself, and q (restated from the binding). */
-static void keep_params(struct wsip_str params, struct wsip_sbuf *out)
+static void keep_param(struct wsip_str n, struct wsip_str v, struct wsip_sbuf *out)
 {
-    struct wsip_str rest = params, n, v;
-    while (wsip_param_next(&rest, &n, &v, NULL)) {
-        if (wsip_str_caseeq_cstr(n, "expires") || wsip_str_caseeq_cstr(n, "q"))
-            continue;
-        wsip_sbuf_append(out, ";", 1);
-        wsip_sbuf_append(out, n.p, n.len);
-        if (v.len) {
-            wsip_sbuf_append(out, "=", 1);
-            wsip_sbuf_append(out, v.p, v.len);
-        }
+    wsip_sbuf_append(out, ";", 1);
+    wsip_sbuf_append(out, n.p, n.len);
+    if (v.len) {
+        wsip_sbuf_append(out, "=", 1);
+        wsip_sbuf_append(out, v.p, v.len);
     }
 }
 
@@ -216,13 +211,13 @@ static enum wsip_loc_transport loc_transport(enum wsip_listen_kind k)
 /* ---------------------------------------------------------------- 200 */
 
 static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct wsip_msg *m,
-                        const struct wsip_binding_list *now_bound, struct wsip_str aor,
-                        bool outbound_used)
+                        const struct wsip_binding_list *now_bound, bool gruu, bool outbound_used)
 {
     int64_t now = wsip_core_now();
-    bool gruu = wsip_msg_has_token(m, WSIP_HDR_SUPPORTED, "gruu");
     struct wsip_sbuf x;
     wsip_sbuf_init(&x);
+    /* one allocation for the usual answer: a few bindings with GRUUs */
+    wsip_sbuf_reserve(&x, 256 + now_bound->n * 384);
     for (size_t i = 0; i < now_bound->n; i++) {
         const struct wsip_binding *b = now_bound->v[i];
         int64_t left = (b->expires_at - now + 999) / 1000;
@@ -271,7 +266,6 @@ static void ok_response(struct wsip_core *core, struct wsip_strans *st, struct w
         wsip_sbuf_puts(&x, "\r\n");
     }
     wsip_sbuf_puts(&x, "Supported: outbound, gruu, path\r\n" SERVER_HDR);
-    (void)aor;
     wsip_strans_reply(st, 200, NULL, wsip_str_make(x.p, x.len), WSIP_STR_NULL);
     wsip_sbuf_free(&x);
 }
@@ -320,7 +314,11 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         hdr_expires = core->default_expires;
 
     struct wsip_binding_req reqs[MAX_CONTACTS];
-    struct wsip_sbuf params[MAX_CONTACTS];
+    /* the kept params of every Contact, one after the other; reqs point
+     * into it once it stops growing */
+    struct wsip_sbuf kept;
+    wsip_sbuf_init(&kept);
+    size_t kept_off[MAX_CONTACTS];
     size_t n = 0;
     bool wildcard = false, outbound_used = false;
     bool supports_outbound = wsip_msg_has_token(m, WSIP_HDR_SUPPORTED, "outbound");
@@ -353,13 +351,20 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         struct wsip_str p_expires = WSIP_STR_NULL, p_q = WSIP_STR_NULL, p_inst = WSIP_STR_NULL,
                         p_regid = WSIP_STR_NULL, rest = c->params, pn, pv;
         bool has_expires = false, has_q = false, has_inst = false, has_regid = false;
+        kept_off[n] = kept.len;
         while (wsip_param_next(&rest, &pn, &pv, NULL)) {
-            if (!has_expires && wsip_str_caseeq_cstr(pn, "expires")) {
+            bool is_expires = wsip_str_caseeq_cstr(pn, "expires");
+            bool is_q = !is_expires && wsip_str_caseeq_cstr(pn, "q");
+            if (!is_expires && !is_q)
+                keep_param(pn, pv, &kept);
+            if (is_expires) {
+                if (!has_expires)
+                    p_expires = pv;
                 has_expires = true;
-                p_expires = pv;
-            } else if (!has_q && wsip_str_caseeq_cstr(pn, "q")) {
+            } else if (is_q) {
+                if (!has_q)
+                    p_q = pv;
                 has_q = true;
-                p_q = pv;
             } else if (!has_inst && wsip_str_caseeq_cstr(pn, "+sip.instance")) {
                 has_inst = true;
                 p_inst = pv;
@@ -414,11 +419,15 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
         }
         if (gruu)
             r->flags |= WSIP_BINDING_F_GRUU;
-        wsip_sbuf_init(&params[n]);
-        keep_params(c->params, &params[n]);
-        r->params = wsip_str_make(params[n].p, params[n].len);
+        r->params.len = kept.len - kept_off[n];
         n++;
     }
+    if (kept.oom) {
+        reply(st, 500, "Out of memory", NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        reqs[i].params.p = kept.len ? kept.p + kept_off[i] : "";
 
     /* where the bindings lead: the connection (flow) for connection-oriented
      * transports, the source address for UDP */
@@ -454,7 +463,7 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
     wsip_sbuf_free(&path);
     switch (rc) {
     case 0:
-        ok_response(core, st, m, &now_bound, aor, outbound_used);
+        ok_response(core, st, m, &now_bound, gruu, outbound_used);
         if (wsip_log_enabled(WSIP_LOG_DEBUG))
             wsip_log_debug(NULL, "registrar: %s has %zu binding(s)", aor_buf, now_bound.n);
         break;
@@ -464,8 +473,7 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
     }
     wsip_binding_list_free(&now_bound);
 out:
-    for (size_t i = 0; i < n; i++)
-        wsip_sbuf_free(&params[i]);
+    wsip_sbuf_free(&kept);
 }
 
 /* ------------------------------------------------------------ the core */

@@ -48,6 +48,11 @@ static bool sbuf_reserve(struct wsip_sbuf *b, size_t add)
     return true;
 }
 
+void wsip_sbuf_reserve(struct wsip_sbuf *b, size_t add)
+{
+    sbuf_reserve(b, add);
+}
+
 void wsip_sbuf_append(struct wsip_sbuf *b, const void *p, size_t len)
 {
     if (!sbuf_reserve(b, len))

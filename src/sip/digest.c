@@ -1,6 +1,7 @@
 /* Digest hashes and credential checking on OpenSSL EVP. */
 #include "wsip/digest.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -53,6 +54,39 @@ static const EVP_MD *get_md(enum wsip_digest_alg alg)
     return md;
 }
 
+/* One digest context per thread, reused: EVP_MD_CTX_new and _free cost
+ * about 500 instructions a hash, and a REGISTER with credentials makes
+ * three. The thread's context is freed when it ends. */
+static pthread_key_t ctx_key;
+static bool ctx_key_ok;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *c)
+{
+    EVP_MD_CTX_free(c);
+}
+
+static void ctx_key_make(void)
+{
+    ctx_key_ok = pthread_key_create(&ctx_key, ctx_free) == 0;
+}
+
+EVP_MD_CTX *wsip_digest_ctx(void)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    if (!ctx_key_ok)
+        return NULL;
+    EVP_MD_CTX *c = pthread_getspecific(ctx_key);
+    if (c)
+        return c;
+    c = EVP_MD_CTX_new();
+    if (c && pthread_setspecific(ctx_key, c) != 0) {
+        EVP_MD_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
 /* H(parts[0] ":" parts[1] ":" ...) into out as hex. */
 static int hash_parts(enum wsip_digest_alg alg, const struct wsip_str *parts, size_t n, char *out)
 {
@@ -61,7 +95,7 @@ static int hash_parts(enum wsip_digest_alg alg, const struct wsip_str *parts, si
     const EVP_MD *md = get_md(alg);
     if (md == NULL)
         return -1;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_MD_CTX *ctx = wsip_digest_ctx();
     if (ctx == NULL)
         return -1;
     unsigned char bin[EVP_MAX_MD_SIZE];
@@ -74,7 +108,6 @@ static int hash_parts(enum wsip_digest_alg alg, const struct wsip_str *parts, si
             ok = EVP_DigestUpdate(ctx, parts[i].p, parts[i].len) == 1;
     }
     ok = ok && EVP_DigestFinal_ex(ctx, bin, &bin_len) == 1;
-    EVP_MD_CTX_free(ctx);
     if (!ok || bin_len * 2 != alg_info[alg].hex_len)
         return -1;
     wsip_hex_encode(bin, bin_len, out);

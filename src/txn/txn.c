@@ -51,6 +51,7 @@ struct wsip_strans {
     struct txn t;
     struct wsip_target reply_to;
     char *top_via;         /* the top Via with received / rport, or NULL */
+    bool borrowed;         /* t.req is the dispatcher's message: its bytes are not ours */
     struct wsip_sbuf last; /* last response sent, for retransmissions */
     unsigned last_status;
     bool cancelled;
@@ -581,11 +582,11 @@ static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg
     struct wsip_strans *st = calloc(1, sizeof(*st));
     if (!st)
         return NULL;
-    st->t.req = wsip_msg_clone(m);
-    if (!st->t.req) {
-        free(st);
-        return NULL;
-    }
+    /* the dispatcher's message, with the header parses it cached, until
+     * wsip_txn_request_done: most requests are answered before that and
+     * never need a copy */
+    st->t.req = wsip_msg_ref(m);
+    st->borrowed = true;
     txn_init(&st->t, src->worker, tab, TX_SERVER);
     size_t klen = strnlen(key, KEY_MAX - 1);
     memcpy(st->t.key, key, klen);
@@ -594,9 +595,9 @@ static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg
     st->t.reliable = src->kind != WSIP_LISTEN_UDP;
     st->t.state = st->t.invite ? ST_PROCEEDING : ST_TRYING;
     wsip_sbuf_init(&st->last);
-    reply_target(src, st->t.req, &st->reply_to);
+    reply_target(src, m, &st->reply_to);
     char via[1024];
-    struct wsip_str stamped = wsip_source_stamp_via(src, st->t.req, via, sizeof(via));
+    struct wsip_str stamped = wsip_source_stamp_via(src, m, via, sizeof(via));
     if (stamped.len)
         st->top_via = strndup(stamped.p, stamped.len);
     table_add(tab, &st->t);
@@ -610,6 +611,34 @@ static struct wsip_strans *st_new(const struct wsip_source *src, struct wsip_msg
 struct wsip_msg *wsip_strans_request(struct wsip_strans *st)
 {
     return st->t.req;
+}
+
+bool wsip_strans_is_invite(const struct wsip_strans *st)
+{
+    return st->t.invite;
+}
+
+static bool final_sent(const struct txn *x)
+{
+    return x->state == ST_COMPLETED || x->state == ST_CONFIRMED || x->state == ST_TERMINATED;
+}
+
+void wsip_txn_request_done(struct wsip_strans *st)
+{
+    if (!st || !st->borrowed)
+        return;
+    st->borrowed = false;
+    struct wsip_msg *m = st->t.req;
+    /* answered: only the bytes of the last response are needed from now
+     * on; else the TU answers later and the request must outlive the
+     * receive buffer (unless its bytes are refcounted already) */
+    if (final_sent(&st->t))
+        st->t.req = NULL;
+    else if (!m->buf)
+        st->t.req = wsip_msg_clone(m);
+    else
+        return;
+    wsip_msg_unref(m);
 }
 
 void wsip_strans_set_cancel(struct wsip_strans *st, wsip_strans_cancel_fn fn, void *arg)
@@ -641,7 +670,7 @@ static void count_sent(struct wsip_strans *st, unsigned status)
 {
     struct wsip_worker *w = st->t.w;
     wsip_count_response(w, status);
-    if (status < 200 || status >= 300)
+    if (status < 200 || status >= 300 || !st->t.req)
         return;
     if (st->t.invite) {
         /* an initial INVITE (no To tag): a re-INVITE starts nothing */
@@ -653,17 +682,25 @@ static void count_sent(struct wsip_strans *st, unsigned status)
     }
 }
 
+static int send_last(struct wsip_strans *st, unsigned status);
+
 int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const void *data, size_t len)
 {
-    struct txn *x = &st->t;
-    if (x->state == ST_COMPLETED || x->state == ST_CONFIRMED || x->state == ST_TERMINATED)
+    if (final_sent(&st->t))
         return -1; /* a final response went out already */
     st->last.len = 0;
     wsip_sbuf_append(&st->last, data, len);
     if (st->last.oom)
         return -1;
+    return send_last(st, status);
+}
+
+/* Sends st->last, the response just made, and moves the state machine. */
+static int send_last(struct wsip_strans *st, unsigned status)
+{
+    struct txn *x = &st->t;
     st->last_status = status;
-    int rc = wsip_target_send(x->w, &st->reply_to, data, len);
+    int rc = wsip_target_send(x->w, &st->reply_to, st->last.p, st->last.len);
     if (rc == 0)
         count_sent(st, status);
     const struct wsip_txn_timers *tm = &x->tab->timers;
@@ -696,18 +733,22 @@ int wsip_strans_send_response(struct wsip_strans *st, unsigned status, const voi
 int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reason,
                       struct wsip_str extra, struct wsip_str body)
 {
+    if (final_sent(&st->t) || !st->t.req)
+        return -1; /* nothing more to say (and the request may be gone) */
     char tag[24];
     wsip_random_tag(tag, sizeof(tag));
-    struct wsip_sbuf out;
-    wsip_sbuf_init(&out);
-    int rc = wsip_response_build_via(&out, st->t.req, status, reason, wsip_str_cstr(tag),
+    /* built in place of the last response (kept for retransmissions),
+     * with room for the usual head in one allocation */
+    struct wsip_sbuf *out = &st->last;
+    out->len = 0;
+    wsip_sbuf_reserve(out, 512 + extra.len + body.len);
+    int rc = wsip_response_build_via(out, st->t.req, status, reason, wsip_str_cstr(tag),
                                      wsip_str_cstr(st->top_via), extra, body);
-    if (rc == 0 && !out.oom)
-        rc = wsip_strans_send_response(st, status, out.p, out.len);
-    else
-        rc = -1;
-    wsip_sbuf_free(&out);
-    return rc;
+    if (rc < 0 || out->oom) {
+        out->len = 0;
+        return -1;
+    }
+    return send_last(st, status);
 }
 
 /* A CANCEL (sec 9.2): matched against the INVITE server transaction with
@@ -763,6 +804,7 @@ int wsip_txn_on_request(const struct wsip_source *src, struct wsip_msg *m, struc
         return 0;
     if (m->method_id == WSIP_METHOD_CANCEL) {
         handle_cancel(tab, st, m);
+        wsip_txn_request_done(st);
         return 1;
     }
     *stp = st;

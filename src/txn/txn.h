@@ -74,6 +74,10 @@ void wsip_txn_stats(struct wsip_worker *w, struct wsip_txn_stats *out);
  *  0: a new request: *st is a new server transaction (NULL for ACK, which
  *     never gets one), the TU answers through it. */
 int wsip_txn_on_request(const struct wsip_source *src, struct wsip_msg *m, struct wsip_strans **st);
+/* The dispatcher is done with the request a new *st came from (its bytes
+ * may go away now): the transaction copies it only if it is not answered
+ * yet. Until then the transaction uses the dispatcher's message. */
+void wsip_txn_request_done(struct wsip_strans *st);
 
 /* A received, validated response: given to its client transaction (on the
  * owning worker, handed over if needed). Returns 1 when it matched. */
@@ -81,8 +85,10 @@ int wsip_txn_on_response(const struct wsip_source *src, struct wsip_msg *m);
 
 /* ---------------------------------------------------------- server side */
 
-/* The request of the transaction (a clone that lives as long as it). */
+/* The request of the transaction: while unanswered, a message that lives as
+ * long as it; NULL once a final response went out. */
 struct wsip_msg *wsip_strans_request(struct wsip_strans *st);
+bool wsip_strans_is_invite(const struct wsip_strans *st);
 /* A CANCEL that matched this INVITE transaction is reported here once the
  * TU asks for it; NULL callback: answered 200, nothing else. */
 typedef void (*wsip_strans_cancel_fn)(struct wsip_strans *st, void *arg);
