@@ -13,10 +13,15 @@
  * frames; pings are answered, a close is echoed, anything else (fragments,
  * oversized frames) closes the connection.
  *
+ * With --challenge, a request without an Authorization header gets a canned
+ * 401 with one MD5 digest challenge (a fixed nonce) instead, and one with it
+ * the 200: the client's half of the digest dance. The credentials are not
+ * checked: a client's digest costs are measured, not a server's.
+ *
  * One thread, one epoll loop, every socket non-blocking. Runs until SIGTERM
  * or SIGINT.
  *
- *   null_responder [--host 127.0.0.1] [--udp PORT] [--ws PORT]
+ *   null_responder [--host 127.0.0.1] [--udp PORT] [--ws PORT] [--challenge]
  *
  * Port 0 picks a free port; the ports bound are printed on stdout
  * ("udp 127.0.0.1:PORT", "ws 127.0.0.1:PORT", then "ready"). */
@@ -48,6 +53,9 @@
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 static volatile sig_atomic_t stopping;
+
+/* --challenge: requests without credentials get the canned 401. */
+static bool challenge_mode;
 
 /* epoll tags of the two listening sockets (connections carry their struct). */
 static char udp_tag, ws_tag;
@@ -127,20 +135,49 @@ static bool has_tag(const char *p, const char *end)
     return false;
 }
 
-/* Writes the 200 for the request msg[0..len) into out (cap bytes). Returns
- * its length, or 0 when nothing is to be sent (a response, an ACK, no
- * header end, no room). */
+/* Does the head of msg [p, end) (the lines after the start line, up to the
+ * empty one) have a header line named `name`? */
+static bool head_has(const char *p, const char *end, const char *name)
+{
+    const char *line = memchr(p, '\n', (size_t)(end - p));
+    while (line && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            return false;
+        const char *content_end = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+        if (content_end == line)
+            return false;
+        if (line_has_name(line, content_end, name))
+            return true;
+        line = eol;
+    }
+    return false;
+}
+
+/* Writes the answer to the request msg[0..len) into out (cap bytes): the
+ * 200, or with --challenge and no Authorization header the 401. Returns its
+ * length, or 0 when nothing is to be sent (a response, an ACK, no header
+ * end, no room). */
 static size_t build_answer(const char *msg, size_t len, char *out, size_t cap)
 {
     const char *end = msg + len;
     if (len < 8 || memcmp(msg, "SIP/", 4) == 0 || memcmp(msg, "ACK ", 4) == 0)
         return 0;
-    static const char status[] = "SIP/2.0 200 OK\r\n";
+    static const char ok[] = "SIP/2.0 200 OK\r\n";
+    static const char unauthorized[] = "SIP/2.0 401 Unauthorized\r\n";
     static const char tail[] = "Content-Length: 0\r\n\r\n";
     /* the ACK and BYE of a "call" arrive over the same flow whatever it says */
     static const char contact[] = "Contact: <sip:null@127.0.0.1>\r\n";
+    static const char challenge[] = "WWW-Authenticate: Digest realm=\"localhost\", "
+                                    "nonce=\"6e756c6c2d726573706f6e646572\", "
+                                    "algorithm=MD5, qop=\"auth\"\r\n";
+    bool challenged = challenge_mode && !head_has(msg, end, "Authorization");
     bool invite = len > 7 && memcmp(msg, "INVITE ", 7) == 0;
-    size_t n = sizeof(status) - 1;
+    /* what follows the copied lines: Contact or challenge, then the tail */
+    const char *extra = challenged ? challenge : invite ? contact : "";
+    size_t extra_len = strlen(extra);
+    const char *status = challenged ? unauthorized : ok;
+    size_t n = strlen(status);
     if (n > cap)
         return 0;
     memcpy(out, status, n);
@@ -173,12 +210,10 @@ static size_t build_answer(const char *msg, size_t len, char *out, size_t cap)
         }
         line = eol;
     }
-    if (!ended || n + sizeof(contact) + sizeof(tail) > cap)
+    if (!ended || n + extra_len + sizeof(tail) > cap)
         return 0;
-    if (invite) {
-        memcpy(out + n, contact, sizeof(contact) - 1);
-        n += sizeof(contact) - 1;
-    }
+    memcpy(out + n, extra, extra_len);
+    n += extra_len;
     memcpy(out + n, tail, sizeof(tail) - 1);
     return n + sizeof(tail) - 1;
 }
@@ -487,9 +522,11 @@ static void raise_fd_limit(void)
 
 static int usage(FILE *f, int status)
 {
-    fprintf(f, "usage: null_responder [--host IPV4] [--udp PORT] [--ws PORT]\n"
+    fprintf(f, "usage: null_responder [--host IPV4] [--udp PORT] [--ws PORT] [--challenge]\n"
                "  answers every SIP request over UDP and WebSocket with 200 OK (ACK: nothing);\n"
-               "  at least one of --udp, --ws; port 0 picks one; stops on SIGTERM/SIGINT\n");
+               "  --challenge: 401 with a digest challenge to requests without Authorization\n"
+               "  (credentials not checked); at least one of --udp, --ws; port 0 picks one;\n"
+               "  stops on SIGTERM/SIGINT\n");
     return status;
 }
 
@@ -533,6 +570,10 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h"))
             return usage(stdout, 0);
+        if (!strcmp(a, "--challenge")) {
+            challenge_mode = true;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage(stderr, 2);
         if (!strcmp(a, "--host"))
