@@ -180,11 +180,13 @@ static long restore_bindings(struct wsip_core *core, struct wsip_store *store)
 struct reload_state {
     struct wsip_config_args *args;
     struct wsip_config *cur;
+    struct wsip_core *core;
 };
 
 /* SIGHUP: the file and command line again; directives that can change at
- * run time (log.*, tls.certificate, tls.private_key, admin.*) take effect, the rest
- * keep their running value until a restart (wsip_config_keep_fixed). */
+ * run time (log.*, tls.certificate, tls.private_key, admin.*, registrar.*)
+ * take effect, the rest keep their running value until a restart
+ * (wsip_config_keep_fixed). */
 static void reload(struct wsip_server *s, void *arg)
 {
     struct reload_state *rs = arg;
@@ -212,6 +214,8 @@ static void reload(struct wsip_server *s, void *arg)
     copy_str(s->opt.tls_cert, sizeof(s->opt.tls_cert), next.tls.certificate);
     copy_str(s->opt.tls_key, sizeof(s->opt.tls_key), next.tls.private_key);
     wsip_server_reload_tls(s);
+    if (rs->core)
+        wsip_core_reload(rs->core, &next);
     wsip_config_free(rs->cur);
     *rs->cur = next;
     wsip_log_info(NULL, "SIGHUP: configuration reloaded");
@@ -307,7 +311,7 @@ int wsip_cmd_serve(int argc, char **argv)
         goto out;
     }
     wsip_store_start(store);
-    struct reload_state rs = {.args = &args, .cur = &cfg};
+    struct reload_state rs = {.args = &args, .cur = &cfg, .core = core};
     srv.reload = reload;
     srv.reload_arg = &rs;
     wsip_log_info(NULL, "wsip %s: %u workers, %zu users, %ld bindings restored from %s",

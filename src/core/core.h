@@ -4,6 +4,9 @@
 #ifndef WSIP_CORE_H
 #define WSIP_CORE_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "transport/transport.h"
 #include "txn/txn.h"
 #include "wsip/auth.h"
@@ -18,7 +21,10 @@ struct wsip_core {
     struct wsip_users *users;      /* NULL: nobody can authenticate */
     struct wsip_store *store;      /* NULL: bindings are not persisted */
     char realm[256];               /* "" = each domain is its own realm */
-    unsigned min_expires, default_expires, max_expires; /* seconds */
+    /* registrar.{min,default,max}_expires in seconds, 21 bits each in one
+     * word: a SIGHUP replaces all three at once (wsip_core_reload) while
+     * workers read them */
+    _Atomic uint64_t expires_limits;
     unsigned flow_timer; /* seconds, sent in Flow-Timer with Outbound */
     struct wsip_cidr_list trusted;
     bool own_trusted; /* trusted.v allocated here */
@@ -31,6 +37,9 @@ struct wsip_core {
 int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct wsip_store *store,
                   struct wsip_users *users, char *err, size_t errlen);
 void wsip_core_free(struct wsip_core *c);
+
+/* SIGHUP: the directives the core applies at run time (registrar.*). */
+void wsip_core_reload(struct wsip_core *c, const struct wsip_config *cfg);
 
 /* The wall clock in ms (binding expiry survives restarts through the
  * store, so it is not the monotonic clock). */

@@ -24,6 +24,31 @@ int64_t wsip_core_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* registrar.*_expires packed in one word (each at most 604800 < 2^21), so a
+ * reload never shows a worker half of the new limits. */
+#define EXPIRES_BITS 21
+#define EXPIRES_MASK ((UINT64_C(1) << EXPIRES_BITS) - 1)
+
+struct expires_limits {
+    uint32_t min, dflt, max;
+};
+
+static struct expires_limits expires_limits_get(struct wsip_core *core)
+{
+    uint64_t v = atomic_load_explicit(&core->expires_limits, memory_order_relaxed);
+    return (struct expires_limits){(uint32_t)(v & EXPIRES_MASK),
+                                   (uint32_t)((v >> EXPIRES_BITS) & EXPIRES_MASK),
+                                   (uint32_t)((v >> (2 * EXPIRES_BITS)) & EXPIRES_MASK)};
+}
+
+void wsip_core_reload(struct wsip_core *c, const struct wsip_config *cfg)
+{
+    uint64_t v = ((uint64_t)cfg->registrar.min_expires & EXPIRES_MASK) |
+                 (((uint64_t)cfg->registrar.default_expires & EXPIRES_MASK) << EXPIRES_BITS) |
+                 (((uint64_t)cfg->registrar.max_expires & EXPIRES_MASK) << (2 * EXPIRES_BITS));
+    atomic_store_explicit(&c->expires_limits, v, memory_order_relaxed);
+}
+
 static void reply(struct wsip_strans *st, unsigned status, const char *reason, const char *extra)
 {
     struct wsip_sbuf x;
@@ -304,14 +329,15 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
     }
     struct wsip_str aor = wsip_str_make(aor_buf, (size_t)an);
 
-    uint32_t hdr_expires = core->default_expires;
+    const struct expires_limits lim = expires_limits_get(core);
+    uint32_t hdr_expires = lim.dflt;
     int erc = wsip_msg_expires(m, &hdr_expires);
     if (erc < 0) {
         reply(st, 400, "Malformed Expires", NULL);
         return;
     }
     if (erc == 1)
-        hdr_expires = core->default_expires;
+        hdr_expires = lim.dflt;
 
     struct wsip_binding_req reqs[MAX_CONTACTS];
     /* the kept params of every Contact, one after the other; reqs point
@@ -384,15 +410,15 @@ void wsip_registrar_handle(struct wsip_core *core, const struct wsip_source *src
             }
             exp = e64 > UINT32_MAX ? UINT32_MAX : (uint32_t)e64;
         }
-        if (exp > 0 && exp < core->min_expires) {
+        if (exp > 0 && exp < lim.min) {
             /* sec 10.3 step 7: too brief -> 423 with our minimum */
             char mx[64];
-            snprintf(mx, sizeof(mx), "Min-Expires: %u\r\n", core->min_expires);
+            snprintf(mx, sizeof(mx), "Min-Expires: %u\r\n", lim.min);
             reply(st, 423, NULL, mx);
             goto out;
         }
-        if (exp > core->max_expires)
-            exp = core->max_expires;
+        if (exp > lim.max)
+            exp = lim.max;
         r->expires = exp;
         r->q = -1;
         if (has_q && (r->q = parse_q(p_q)) < 0) {
@@ -546,9 +572,7 @@ int wsip_core_new(struct wsip_core **out, const struct wsip_config *cfg, struct 
         return -1;
     }
     snprintf(core->realm, sizeof(core->realm), "%s", cfg->auth.realm ? cfg->auth.realm : "");
-    core->min_expires = cfg->registrar.min_expires;
-    core->default_expires = cfg->registrar.default_expires;
-    core->max_expires = cfg->registrar.max_expires;
+    wsip_core_reload(core, cfg);
     core->flow_timer = cfg->ws.ping_interval ? cfg->ws.ping_interval : 30;
     if (cfg->trusted.n) {
         core->trusted.v = calloc(cfg->trusted.n, sizeof(*core->trusted.v));

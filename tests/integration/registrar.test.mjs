@@ -4,6 +4,8 @@
 // with node:crypto; bindings are observed through authenticated queries
 // (REGISTER without Contact), as a UA would.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { SUITE, sleep, startServer, uniq, wait } from './server.mjs';
@@ -724,5 +726,36 @@ describe('registrar: bindings across a restart', SUITE, () => {
     );
     const ok = await sender.next();
     assert.ok(ok && ok.isResponse && ok.status === 200 && ok.get('call-id') === callId, `the sender got ${ok ? ok.start : 'nothing'}`);
+  });
+});
+
+// -------------------------------------------------------------- SIGHUP
+
+describe('registrar: SIGHUP', SUITE, () => {
+  test('a changed registrar.max_expires / min_expires applies to the next REGISTER; a changed trusted list is kept until a restart, and the log says so', async () => {
+    const db = makeDb({ 'alice@localhost': PASSWORD }, 'reg-hup');
+    const conf = path.join(path.dirname(db), 'wsip.conf');
+    const write = (max, min, trusted) =>
+      fs.writeFileSync(conf, `registrar = { max_expires = ${max}; min_expires = ${min}; };\ntrusted = [ "${trusted}" ];\n`);
+    write(3600, 60, '192.0.2.0/24');
+    const s = await server({ listen: ['udp'], args: ['-c', conf, '--db', db] });
+    const c = await client(s, 'udp');
+    const reg = new Registration(c, { user: 'alice' });
+    const contact = `<${c.contactUri('alice')}>`;
+    let res = await reg.ok({ contacts: [contact], expires: 3000 });
+    assertExpires(contactsOf(res)[0], 3000);
+
+    write(1200, 120, '127.0.0.0/8');
+    s.signal('SIGHUP');
+    assert.ok(await s.waitLog(/trusted: changed, but only a restart applies it/), `no note about trusted:\n${s.tail()}`);
+    assert.ok(await s.waitLog(/SIGHUP: configuration reloaded/), s.tail());
+    res = await reg.ok({ contacts: [contact], expires: 3000 });
+    assertExpires(contactsOf(res)[0], 1200);
+    const { res: brief } = await reg.send({ contacts: [contact], expires: 90 });
+    assert.equal(brief.status, 423, brief.start);
+    assert.equal(brief.get('min-expires'), '120');
+    // 127.0.0.1 did not become trusted: still challenged
+    const unauth = await c.request(reg.build({ contacts: [contact] }));
+    assert.equal(unauth.status, 401, unauth.start);
   });
 });
