@@ -930,6 +930,7 @@ static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
         close_now(c);
         return;
     }
+    bool hs_was_done = wsip_tls_handshake_done(c->tls);
     for (;;) {
         size_t got = 0;
         int rc;
@@ -946,6 +947,10 @@ static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
             rc = wsip_tls_read(c->tls, w->tls_scratch, SCRATCH_SIZE, &got);
             if (got)
                 input(c, w->tls_scratch, got, false);
+        }
+        if (!hs_was_done && wsip_tls_handshake_done(c->tls)) {
+            hs_was_done = true;
+            wsip_worker_note_handshake(w); /* its short-lived memory is free now */
         }
         if (c->closing != OPEN)
             return;

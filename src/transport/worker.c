@@ -200,21 +200,35 @@ int wsip__worker_init(struct wsip_worker *w, struct wsip_server *s, unsigned id)
     return 0;
 }
 
-#define TRIM_AFTER_CLOSES 256
-#define TRIM_DELAY_MS     2000
+/* Closes and TLS handshakes free a lot of short-lived memory (an OpenSSL
+ * server handshake allocates some 60 KB and keeps 15 KB); glibc keeps the
+ * freed pages, also those between live objects. 500 idle WSS flows opened
+ * 100 at a time held 22 KB of heap each without a trim, 18.5 KB after one. */
+#define TRIM_AFTER_EVENTS 64
+#define TRIM_DELAY_MS     500
 
 static void trim_now(uv_timer_t *t)
 {
     struct wsip_worker *w = t->data;
-    w->closes_since_trim = 0;
+    w->events_since_trim = 0;
     malloc_trim(0);
+}
+
+/* The timer restarts on every event: it fires when the burst is over. */
+static void note_heap_churn(struct wsip_worker *w)
+{
+    if (++w->events_since_trim >= TRIM_AFTER_EVENTS)
+        uv_timer_start(&w->trim_timer, trim_now, TRIM_DELAY_MS, 0);
 }
 
 void wsip_worker_note_close(struct wsip_worker *w)
 {
-    /* the timer restarts on every close: it fires when the burst is over */
-    if (++w->closes_since_trim >= TRIM_AFTER_CLOSES)
-        uv_timer_start(&w->trim_timer, trim_now, TRIM_DELAY_MS, 0);
+    note_heap_churn(w);
+}
+
+void wsip_worker_note_handshake(struct wsip_worker *w)
+{
+    note_heap_churn(w);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
