@@ -19,32 +19,16 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { DOMAIN, PASSWORD, Ua as RawUa, closeAll, dump, routeUri, tagOf, uriOf, values, viaCore, viaParts } from './rawua.mjs';
-import { SUITE, T_REPLY, T_SILENCE, corpusPath, parseSip, runWsip, startServer, tmpDir, uniq, within } from './server.mjs';
+import { Ua as RawUa, closeAll, usersDb, dump, routeUri, tagOf, uriOf, values, viaCore, viaParts } from './rawua.mjs';
+import { corpusPath, parseSip, startServer, stopAllAfter, SUITE, T_REPLY, T_SILENCE, uniq, within } from './server.mjs';
 
 const servers = [];
-after(async () => {
-  await closeAll();
-  const errors = [];
-  for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
-  if (errors.length) throw errors[0];
-});
-
-/** A database with users added by `wsip user add` (all with PASSWORD). */
-function makeDb(users) {
-  const db = path.join(tmpDir('call'), 'wsip.db');
-  for (const u of users) {
-    const r = runWsip(['user', 'add', `${u}@${DOMAIN}`, '--password', PASSWORD, '--db', db]);
-    assert.equal(r.code, 0, `wsip user add ${u}: ${r.stderr}`);
-  }
-  return db;
-}
+stopAllAfter(servers, closeAll);
 
 async function server(users, set = {}) {
-  const s = await startServer({ listen: ['udp', 'ws'], args: ['--db', makeDb(users)], set });
+  const s = await startServer({ listen: ['udp', 'ws'], args: ['--db', usersDb(users, 'call')], set });
   servers.push(s);
   return s;
 }

@@ -10,13 +10,12 @@
 // wsip's); every wait is bounded.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import WebSocket from 'ws';
 
-import { DOMAIN, PASSWORD, Ua as RawUa, assertChallenges, closeAll, credentials, dump, parseChallenge, tagOf, viaCore, viaParts } from './rawua.mjs';
-import { SUITE, T_REPLY, T_SILENCE, runWsip, sleep, startServer, tmpDir, uniq, wait, within } from './server.mjs';
+import { DOMAIN, PASSWORD, Ua as RawUa, assertChallenges, closeAll, usersDb, credentials, dump, parseChallenge, tagOf, viaCore, viaParts } from './rawua.mjs';
+import { sleep, startServer, stopAllAfter, SUITE, T_REPLY, T_SILENCE, uniq, wait, within } from './server.mjs';
 
 /** Non-ASCII UTF-8 text: a TEXT frame must carry it, byte for byte. */
 const UTF8_TEXT = 'héllo ✓ 日本';
@@ -25,25 +24,10 @@ const UTF8_TEXT = 'héllo ✓ 日本';
 const BINARY_BODY = Buffer.from([0x00, 0x80, 0xff, 0xfe, 0xc0, 0x80, 0x0d, 0x0a, 0x41, 0xed, 0xa0, 0x80, 0x7f, 0xe2, 0x9c]);
 
 const servers = [];
-after(async () => {
-  await closeAll();
-  const errors = [];
-  for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
-  if (errors.length) throw errors[0];
-});
-
-/** A database with users added by `wsip user add` (all with PASSWORD). */
-function makeDb(users) {
-  const db = path.join(tmpDir('msg'), 'wsip.db');
-  for (const u of users) {
-    const r = runWsip(['user', 'add', `${u}@${DOMAIN}`, '--password', PASSWORD, '--db', db]);
-    assert.equal(r.code, 0, `wsip user add ${u}: ${r.stderr}`);
-  }
-  return db;
-}
+stopAllAfter(servers, closeAll);
 
 async function server(users, set = {}) {
-  const s = await startServer({ listen: ['udp', 'ws'], args: ['--db', makeDb(users)], set });
+  const s = await startServer({ listen: ['udp', 'ws'], args: ['--db', usersDb(users, 'msg')], set });
   servers.push(s);
   return s;
 }
@@ -73,15 +57,7 @@ class Ua extends RawUa {
     const chs = assertChallenges(challenge, proxy ? 'proxy-authenticate' : 'www-authenticate');
     if (proxy) assert.equal(challenge.all('www-authenticate').length, 0, '407 with a WWW-Authenticate');
     const ch = chs.find((c) => c.params.algorithm === (o.algorithm || 'MD5'));
-    const auth = credentials(ch, { user: this.user, password: o.password ?? PASSWORD, method, uri: ruri });
-    const req = this.build(method, ruri, {
-      ...o,
-      branch: undefined,
-      callId: first.callId,
-      fromTag: first.fromTag,
-      cseq: first.cseq + 1,
-      headers: [...(o.headers || []), `${proxy ? 'Proxy-Authorization' : 'Authorization'}: ${auth}`],
-    });
+    const req = this.retryWithCredentials(first, ch, proxy ? 'Proxy-Authorization' : 'Authorization', o);
     await this.send(req.buf, o);
     return { challenge, first, req };
   }

@@ -12,16 +12,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { DOMAIN, PASSWORD, Ua, closeAll, dump, viaParts } from './rawua.mjs';
-import { SUITE, startServer, uniq } from './server.mjs';
+import { startServer, stopAllAfter, SUITE, uniq } from './server.mjs';
 import { makeDb } from './sipreg.mjs';
 
 const servers = [];
-after(async () => {
-  await closeAll();
-  const errors = [];
-  for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
-  if (errors.length) throw errors[0];
-});
+stopAllAfter(servers, closeAll);
 
 /** A caller of another domain: its requests to our users are not
  * challenged (the callee's domain is ours, the caller's is not). */

@@ -10,57 +10,27 @@ import dgram from 'node:dgram';
 import WebSocket from 'ws';
 
 import { T_REPLY, T_SILENCE, parseSip, uniq, within } from './server.mjs';
-import { splitList } from './sipreg.mjs';
+import { digestAuthorization, makeDb, parseChallenge, splitList } from './sipreg.mjs';
 
 export const DOMAIN = 'localhost';
 export const PASSWORD = 'secret';
 
-// ------------------------------------------------------------- digest
-
-export const HASH = {
-  MD5: (s) => crypto.createHash('md5').update(s).digest('hex'),
-  'SHA-256': (s) => crypto.createHash('sha256').update(s).digest('hex'),
-};
-
-/** `Digest realm="r", nonce="n", ...` -> {scheme, params} (names lower-cased,
- * quotes removed); commas inside quotes do not split. */
-export function parseChallenge(value) {
-  const m = /^(\S+)\s+(.*)$/s.exec(value.trim());
-  assert.ok(m, `not a challenge: ${value}`);
-  const params = {};
-  const re = /\s*([^=\s,]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)/gy;
-  let p;
-  while ((p = re.exec(m[2])) && p[0].length) {
-    let v = p[2].trim();
-    if (v.startsWith('"')) v = v.slice(1, -1).replace(/\\(.)/g, '$1');
-    params[p[1].toLowerCase()] = v;
-  }
-  return { scheme: m[1], params };
+/** A database with users (names in DOMAIN) added by `wsip user add`, all
+ * with PASSWORD. */
+export function usersDb(names, tag) {
+  return makeDb(Object.fromEntries(names.map((u) => [`${u}@${DOMAIN}`, PASSWORD])), tag);
 }
 
-/** A credentials value for a challenge (RFC 7616 sec 3.4, qop=auth). */
+// ------------------------------------------------------------- digest
+
+// parsing and answering challenges is sipreg.mjs's; re-exported here so
+// the suites built on this UA import from one place
+export { parseChallenge };
+
+/** A credentials value for a parsed challenge (RFC 7616 sec 3.4, qop=auth). */
 export function credentials(ch, o) {
-  const alg = ch.params.algorithm || 'MD5';
-  const h = HASH[alg];
-  assert.ok(h, `no hash for ${alg}`);
-  const nc = '00000001';
-  const cnonce = crypto.randomBytes(8).toString('hex');
-  const ha1 = h(`${o.user}:${ch.params.realm}:${o.password}`);
-  const ha2 = h(`${o.method}:${o.uri}`);
-  const response = h(`${ha1}:${ch.params.nonce}:${nc}:${cnonce}:auth:${ha2}`);
-  const parts = [
-    `username="${o.user}"`,
-    `realm="${ch.params.realm}"`,
-    `nonce="${ch.params.nonce}"`,
-    `uri="${o.uri}"`,
-    `response="${response}"`,
-    `algorithm=${alg}`,
-    'qop=auth',
-    `nc=${nc}`,
-    `cnonce="${cnonce}"`,
-  ];
-  if (ch.params.opaque !== undefined) parts.push(`opaque="${ch.params.opaque}"`);
-  return `Digest ${parts.join(', ')}`;
+  const { realm, nonce, opaque, algorithm } = ch.params;
+  return digestAuthorization({ ...o, realm, nonce, opaque, algorithm });
 }
 
 /** Asserts the challenges of a 401 / 407: one Digest challenge for MD5 and
@@ -374,17 +344,24 @@ export class Ua {
       .map(parseChallenge)
       .find((c) => c.scheme === 'Digest' && (c.params.algorithm || 'MD5') === 'MD5');
     assert.ok(ch, `no Digest MD5 challenge: ${dump(challenge)}`);
-    const auth = credentials(ch, { user: this.user, password: PASSWORD, method, uri: ruri });
-    const req = this.build(method, ruri, {
+    const req = this.retryWithCredentials(first, ch, 'Proxy-Authorization', o);
+    await this.sendReq(req);
+    return req;
+  }
+
+  /** first again with credentials for ch in header (Authorization or
+   * Proxy-Authorization): CSeq + 1, a new branch, the same Call-ID and From
+   * tag; o.password (PASSWORD) and the rest of o as for build. */
+  retryWithCredentials(first, ch, header, o = {}) {
+    const auth = credentials(ch, { user: this.user, password: o.password ?? PASSWORD, method: first.method, uri: first.ruri });
+    return this.build(first.method, first.ruri, {
       ...o,
       branch: undefined,
       callId: first.callId,
       fromTag: first.fromTag,
       cseq: first.cseq + 1,
-      headers: [...(o.headers || []), `Proxy-Authorization: ${auth}`],
+      headers: [...(o.headers || []), `${header}: ${auth}`],
     });
-    await this.sendReq(req);
-    return req;
   }
 
   /** REGISTER with digest; over WS with Outbound (an instance, reg-id 1).

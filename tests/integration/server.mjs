@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
@@ -837,5 +838,17 @@ export function readTsv(file) {
   return lines.slice(1).map((l) => {
     const cells = l.split('\t');
     return Object.fromEntries(header.map((h, i) => [h, cells[i]]));
+  });
+}
+
+/** Registers an after() hook for a test file: runs cleanups (e.g. closing
+ * its clients), then stops every server in servers; a server that did not
+ * stop cleanly (a crash, a sanitizer report) fails the file. */
+export function stopAllAfter(servers, ...cleanups) {
+  after(async () => {
+    for (const c of cleanups) await c();
+    const errors = [];
+    for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
+    if (errors.length) throw errors[0];
   });
 }

@@ -17,17 +17,12 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { metric, parseMetrics } from './metrics.mjs';
-import { DOMAIN, PASSWORD, Ua as RawUa, closeAll } from './rawua.mjs';
-import { OP, RawWs, SUITE, T_REPLY, WSIP_BIN, httpExchange, runWsip, sleep, startServer, tmpDir, wait } from './server.mjs';
+import { DOMAIN, PASSWORD, Ua as RawUa, closeAll, usersDb } from './rawua.mjs';
+import { httpExchange, OP, RawWs, runWsip, sleep, startServer, stopAllAfter, SUITE, T_REPLY, tmpDir, wait, WSIP_BIN } from './server.mjs';
 
 const execFileP = promisify(execFile);
 const servers = [];
-after(async () => {
-  await closeAll();
-  const errors = [];
-  for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
-  if (errors.length) throw errors[0];
-});
+stopAllAfter(servers, closeAll);
 
 /** User-Agent of the requests: quotes and a backslash, to be escaped in JSON. */
 class Ua extends RawUa {
@@ -37,11 +32,7 @@ class Ua extends RawUa {
 
 /** A database with users (PASSWORD) and bench1..bench4 for `wsip bench`. */
 function makeDb(users) {
-  const db = path.join(tmpDir('status'), 'wsip.db');
-  for (const u of users) {
-    const r = runWsip(['user', 'add', `${u}@${DOMAIN}`, '--password', PASSWORD, '--db', db]);
-    assert.equal(r.code, 0, `wsip user add ${u}: ${r.stderr}`);
-  }
+  const db = usersDb(users, 'status');
   const r = runWsip(['user', 'add', '--bulk', `bench@${DOMAIN}`, '4', '--password', PASSWORD, '--db', db]);
   assert.equal(r.code, 0, `wsip user add --bulk: ${r.stderr}`);
   return db;

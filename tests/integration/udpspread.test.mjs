@@ -8,20 +8,15 @@
 // One UDP socket per peer, workers = 2; /status.json (per_worker) and
 // /metrics say which worker handled what. Every wait is bounded.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 
 import { metric, parseMetrics } from './metrics.mjs';
 import { DOMAIN, PASSWORD, Ua, closeAll, dump, tagOf, values, viaCore, viaParts } from './rawua.mjs';
-import { SUITE, httpExchange, startServer, uniq } from './server.mjs';
+import { httpExchange, startServer, stopAllAfter, SUITE, uniq } from './server.mjs';
 import { makeDb } from './sipreg.mjs';
 
 const servers = [];
-after(async () => {
-  await closeAll();
-  const errors = [];
-  for (const s of servers) await s.stopOk().catch((e) => errors.push(e));
-  if (errors.length) throw errors[0];
-});
+stopAllAfter(servers, closeAll);
 
 async function httpGet(srv, target) {
   const { res, sock } = await httpExchange(srv.port('ws'), `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
