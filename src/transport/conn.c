@@ -182,7 +182,7 @@ static void close_now(struct wsip_conn *c)
     }
     wsip__slot_free(w, c->slot);
     w->nconns--;
-    wsip_worker_note_close(w);
+    wsip_worker_note_heap_churn(w);
     atomic_fetch_sub(&w->srv->conns_open, 1);
     wsip_ctr_dec(&w->ctr.conns_open[c->kind]);
     if (c->ip_counted)
@@ -950,7 +950,7 @@ static void tls_input(struct wsip_conn *c, const char *cipher, size_t n)
         }
         if (!hs_was_done && wsip_tls_handshake_done(c->tls)) {
             hs_was_done = true;
-            wsip_worker_note_handshake(w); /* its short-lived memory is free now */
+            wsip_worker_note_heap_churn(w); /* its short-lived memory is free now */
         }
         if (c->closing != OPEN)
             return;

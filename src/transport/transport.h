@@ -252,10 +252,9 @@ static inline void wsip_count_response(struct wsip_worker *w, unsigned status)
 /* The worker's UDP socket for an address family (to send requests from). */
 uv_udp_t *wsip_worker_udp(struct wsip_worker *w, int family);
 
-/* Notes a closed connection; trims the heap once a burst is over. */
-void wsip_worker_note_close(struct wsip_worker *w);
-/* Notes a completed TLS handshake, the same way. */
-void wsip_worker_note_handshake(struct wsip_worker *w);
+/* Notes an event that freed much short-lived memory (a closed connection,
+ * a completed TLS handshake); trims the heap once a burst of them is over. */
+void wsip_worker_note_heap_churn(struct wsip_worker *w);
 
 struct wsip_server {
     struct wsip_server_opts opt;

@@ -214,21 +214,11 @@ static void trim_now(uv_timer_t *t)
     malloc_trim(0);
 }
 
-/* The timer restarts on every event: it fires when the burst is over. */
-static void note_heap_churn(struct wsip_worker *w)
+void wsip_worker_note_heap_churn(struct wsip_worker *w)
 {
+    /* the timer restarts on every event: it fires when the burst is over */
     if (++w->events_since_trim >= TRIM_AFTER_EVENTS)
         uv_timer_start(&w->trim_timer, trim_now, TRIM_DELAY_MS, 0);
-}
-
-void wsip_worker_note_close(struct wsip_worker *w)
-{
-    note_heap_churn(w);
-}
-
-void wsip_worker_note_handshake(struct wsip_worker *w)
-{
-    note_heap_churn(w);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

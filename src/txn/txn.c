@@ -737,16 +737,21 @@ int wsip_strans_reply(struct wsip_strans *st, unsigned status, const char *reaso
         return -1; /* nothing more to say (and the request may be gone) */
     char tag[24];
     wsip_random_tag(tag, sizeof(tag));
-    /* built in place of the last response (kept for retransmissions),
-     * with room for the usual head in one allocation */
+    /* built behind the last response, which retransmissions still need
+     * if this one fails, then moved to its place: no second buffer */
     struct wsip_sbuf *out = &st->last;
-    out->len = 0;
+    size_t prev = out->len;
     wsip_sbuf_reserve(out, 512 + extra.len + body.len);
     int rc = wsip_response_build_via(out, st->t.req, status, reason, wsip_str_cstr(tag),
                                      wsip_str_cstr(st->top_via), extra, body);
     if (rc < 0 || out->oom) {
-        out->len = 0;
+        out->len = out->oom ? 0 : prev;
         return -1;
+    }
+    if (prev) {
+        memmove(out->p, out->p + prev, out->len - prev);
+        out->len -= prev;
+        out->p[out->len] = '\0';
     }
     return send_last(st, status);
 }
